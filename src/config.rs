@@ -1,0 +1,140 @@
+//! Service configuration: defaults, then an optional TOML file, then `ABCALL_*` environment
+//! variables (highest precedence). One struct, read once at start-up.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds (`ABCALL_BIND`).
+    pub bind: SocketAddr,
+    /// Where embedded state lives: the SQLite file, later vector shards and blobs (`ABCALL_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL, `sqlite://…` for a specific SQLite file; unset means
+    /// `<data_dir>/abcall.db` (`ABCALL_DATABASE_URL`). May hold a password: never logged.
+    pub database_url: Option<String>,
+    /// Where installed model files live (`ABCALL_MODELS_DIR`).
+    pub models_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// Largest accepted request body in bytes (`ABCALL_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// Per-request time limit in seconds (`ABCALL_REQUEST_TIMEOUT_SECS`).
+    pub request_timeout_secs: u64,
+    /// Connections to the database, readers (`ABCALL_DB_MAX_CONNECTIONS`).
+    pub db_max_connections: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from(".abcall"),
+            database_url: None,
+            models_dir: PathBuf::from("models/cache"),
+            log_format: LogFormat::Pretty,
+            max_body_bytes: 32 * 1024 * 1024,
+            request_timeout_secs: 30,
+            db_max_connections: 16,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("models_dir", &self.models_dir)
+            .field("log_format", &self.log_format)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("db_max_connections", &self.db_max_connections)
+            .finish()
+    }
+}
+
+/// Hides a password in `scheme://user:password@host/...`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Config {
+    /// Defaults, then `file` (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("ABCALL_").ignore(&["CONFIG"]))
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/abcall"),
+            "postgres://app:***@db:5432/abcall"
+        );
+        assert_eq!(redact_url("postgres://app@db/abcall"), "postgres://app@db/abcall");
+        let config = Config {
+            database_url: Some("postgres://app:s3cret@db/abcall".into()),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("abcall.toml", "bind = \"0.0.0.0:9000\"\nlog_format = \"json\"")?;
+            jail.set_env("ABCALL_BIND", "127.0.0.1:9001");
+            let config = Config::load(Some(Path::new("abcall.toml"))).unwrap();
+            assert_eq!(config.bind.port(), 9001);
+            assert_eq!(config.log_format, LogFormat::Json);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,72 @@
+//! The demo tenant: a Peruvian telecom/ISP with Spanish sample customers and PQRs, so a newcomer
+//! sees a working service after one command. Loading is idempotent: an existing demo tenant only
+//! gets a fresh admin key.
+
+use serde::Deserialize;
+
+use crate::domain::access::Principal;
+use crate::domain::customer::CustomerInput;
+use crate::domain::incident::{NewIncidentRequest, TransitionRequest};
+use crate::error::{Error, Result};
+use crate::store::{Db, customers, incidents, tenants};
+
+pub const DEMO_TENANT: &str = "Andina Telecom (demo)";
+
+const CUSTOMERS: &str = include_str!("../data/demo/customers.json");
+const INCIDENTS: &str = include_str!("../data/demo/incidents.json");
+
+#[derive(Deserialize)]
+struct DemoIncident {
+    customer_external_id: Option<String>,
+    #[serde(flatten)]
+    request: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    lifecycle: Vec<TransitionRequest>,
+}
+
+/// Creates the demo tenant with its data if it does not exist; returns an admin key.
+pub async fn install(db: &Db) -> Result<String> {
+    if let Some(tenant) = tenants::find_tenant_by_name(db, DEMO_TENANT).await? {
+        let key = tenants::create_key(db, &tenant.id, "demo", crate::domain::access::Role::Admin)
+            .await?;
+        return Ok(key.secret);
+    }
+    let (tenant, key) = tenants::create_tenant(db, DEMO_TENANT).await?;
+    let bad_data = |e: serde_json::Error| Error::Internal(format!("demo data unreadable: {e}"));
+    let inputs: Vec<CustomerInput> = serde_json::from_str(CUSTOMERS).map_err(bad_data)?;
+    let parsed = inputs
+        .into_iter()
+        .map(CustomerInput::parse)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Error::Validation)?;
+    let outcome = customers::bulk_upsert(db, &tenant.id, parsed).await?;
+    let principal = Principal {
+        tenant_id: tenant.id.clone(),
+        key_id: key.key.id.clone(),
+        key_name: "demo".into(),
+        role: crate::domain::access::Role::Admin,
+        settings_version: crate::store::to_millis(tenant.updated_at),
+    };
+    let settings = tenant.settings.validate().map_err(Error::Validation)?;
+    let demo: Vec<DemoIncident> = serde_json::from_str(INCIDENTS).map_err(bad_data)?;
+    for item in demo {
+        let mut request = item.request;
+        if let Some(external_id) = item.customer_external_id {
+            let id = outcome
+                .ids
+                .iter()
+                .find(|i| i.external_id == external_id)
+                .map(|i| i.id.clone())
+                .ok_or_else(|| Error::Internal(format!("demo customer {external_id} missing")))?;
+            request.insert("customer_id".into(), id.into());
+        }
+        let new: NewIncidentRequest =
+            serde_json::from_value(request.into()).map_err(bad_data)?;
+        let new = new.parse().map_err(Error::Validation)?;
+        let registered = incidents::register(db, &principal, &settings, new, None).await?;
+        for step in item.lifecycle {
+            incidents::transition(db, &principal, &registered.incident.id, step).await?;
+        }
+    }
+    Ok(key.secret)
+}

@@ -1,0 +1,15 @@
+//! Pure business rules: no I/O, no HTTP, no SQL. Everything here is unit-testable on its own and
+//! is the single place where a rule (a transition, a priority, an SLA) is decided.
+
+pub mod access;
+pub mod calendar;
+pub mod customer;
+pub mod incident;
+pub mod priority;
+pub mod tenant;
+pub mod validation;
+
+/// A new opaque, time-ordered identifier (UUIDv7), so ids sort by creation time for cursors.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,279 @@
+//! Per-tenant settings: what agents say, how fast PQRs must be handled, when the tenant is open,
+//! and what each channel's incidents cost. Validated as a whole before anything is stored.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::calendar::{BusinessCalendar, BusinessHours};
+use super::incident::Channel;
+use super::priority::Priority;
+use super::validation::{Errors, FieldError, required_text};
+
+/// Currencies ABCall bills in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Currency {
+    PEN,
+    COP,
+    CLP,
+    USD,
+}
+
+/// Money in integer minor units (céntimos, centavos; CLP has none) — never floats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: Currency,
+}
+
+/// Response and resolution targets for one priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlaTarget {
+    pub first_response_minutes: u32,
+    pub resolution_minutes: u32,
+    /// When true the clock runs only during business hours; when false it runs 24x7.
+    pub business_hours_only: bool,
+}
+
+/// SLA targets per priority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlaPolicy {
+    pub critical: SlaTarget,
+    pub high: SlaTarget,
+    pub medium: SlaTarget,
+    pub low: SlaTarget,
+    pub planning: SlaTarget,
+}
+
+impl SlaPolicy {
+    pub fn target(&self, priority: Priority) -> SlaTarget {
+        match priority {
+            Priority::Critical => self.critical,
+            Priority::High => self.high,
+            Priority::Medium => self.medium,
+            Priority::Low => self.low,
+            Priority::Planning => self.planning,
+        }
+    }
+}
+
+impl Default for SlaPolicy {
+    fn default() -> Self {
+        let target = |first, resolution, business| SlaTarget {
+            first_response_minutes: first,
+            resolution_minutes: resolution,
+            business_hours_only: business,
+        };
+        Self {
+            critical: target(15, 240, false),
+            high: target(60, 480, true),
+            medium: target(240, 1_440, true),
+            low: target(480, 2_880, true),
+            planning: target(1_440, 7_200, true),
+        }
+    }
+}
+
+/// Fee per registered incident, by channel (the negotiated rate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelFees {
+    pub phone: Money,
+    pub email: Money,
+    pub chat: Money,
+    pub chatbot: Money,
+    pub app: Money,
+    pub web: Money,
+}
+
+impl ChannelFees {
+    pub fn fee(&self, channel: Channel) -> Money {
+        match channel {
+            Channel::Phone => self.phone,
+            Channel::Email => self.email,
+            Channel::Chat => self.chat,
+            Channel::Chatbot => self.chatbot,
+            Channel::App => self.app,
+            Channel::Web => self.web,
+        }
+    }
+}
+
+impl Default for ChannelFees {
+    fn default() -> Self {
+        let pen = |amount_minor| Money {
+            amount_minor,
+            currency: Currency::PEN,
+        };
+        Self {
+            phone: pen(350),
+            email: pen(120),
+            chat: pen(150),
+            chatbot: pen(40),
+            app: pen(80),
+            web: pen(80),
+        }
+    }
+}
+
+/// Everything a tenant administrator configures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    /// What agents say when they pick up (seed: configurable per client).
+    pub greeting: String,
+    /// What agents say before hanging up.
+    pub closing: String,
+    pub sla: SlaPolicy,
+    pub business_hours: BusinessHours,
+    pub channel_fees: ChannelFees,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            greeting: "Gracias por comunicarse con nosotros, le saluda {agente}. ¿En qué puedo ayudarle?".into(),
+            closing: "Gracias por su llamada. ¿Hay algo más en lo que pueda ayudarle? Que tenga un buen día.".into(),
+            sla: SlaPolicy::default(),
+            business_hours: BusinessHours::default(),
+            channel_fees: ChannelFees::default(),
+        }
+    }
+}
+
+/// Due times of a new PQR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlaDue {
+    pub first_response: Timestamp,
+    pub resolution: Timestamp,
+}
+
+/// Settings that passed validation, with the business calendar compiled once.
+#[derive(Debug, Clone)]
+pub struct ValidSettings {
+    pub settings: TenantSettings,
+    calendar: BusinessCalendar,
+    always_open: BusinessCalendar,
+}
+
+impl ValidSettings {
+    /// SLA due times for a PQR of `priority` registered at `at`.
+    pub fn sla_due(&self, priority: Priority, at: Timestamp) -> SlaDue {
+        let target = self.settings.sla.target(priority);
+        let calendar = if target.business_hours_only {
+            &self.calendar
+        } else {
+            &self.always_open
+        };
+        SlaDue {
+            first_response: calendar.add_business_minutes(at, target.first_response_minutes),
+            resolution: calendar.add_business_minutes(at, target.resolution_minutes),
+        }
+    }
+}
+
+const MAX_SLA_MINUTES: u32 = 60 * 24 * 365;
+
+impl TenantSettings {
+    pub fn validate(self) -> Result<ValidSettings, Vec<FieldError>> {
+        let mut errors = Errors::new();
+        required_text(&mut errors, "greeting", &self.greeting, 1_000);
+        required_text(&mut errors, "closing", &self.closing, 1_000);
+        for priority in Priority::ALL {
+            let target = self.sla.target(priority);
+            let field = |name: &str| format!("sla.{}.{name}", priority.as_str());
+            for (name, minutes) in [
+                ("first_response_minutes", target.first_response_minutes),
+                ("resolution_minutes", target.resolution_minutes),
+            ] {
+                if minutes == 0 || minutes > MAX_SLA_MINUTES {
+                    errors.add(field(name), format!("must be between 1 and {MAX_SLA_MINUTES}"));
+                }
+            }
+            if target.first_response_minutes > target.resolution_minutes {
+                errors.add(
+                    field("first_response_minutes"),
+                    "must not exceed resolution_minutes",
+                );
+            }
+        }
+        let currency = self.channel_fees.phone.currency;
+        for channel in Channel::ALL {
+            let fee = self.channel_fees.fee(channel);
+            let field = format!("channel_fees.{}", channel.as_str());
+            if fee.amount_minor < 0 {
+                errors.add(format!("{field}.amount_minor"), "must not be negative");
+            }
+            if fee.currency != currency {
+                errors.add(
+                    format!("{field}.currency"),
+                    "all channel fees must use the same currency",
+                );
+            }
+        }
+        let calendar = errors.take("business_hours", self.business_hours.compile());
+        let always_open = BusinessHours::always_open()
+            .compile()
+            .expect("the always-open calendar is valid");
+        match calendar {
+            Some(calendar) if errors.is_empty() => Ok(ValidSettings {
+                settings: self,
+                calendar,
+                always_open,
+            }),
+            _ => Err(errors.into_vec()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        TenantSettings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_settings_name_each_field() {
+        let mut settings = TenantSettings::default();
+        settings.greeting = " ".into();
+        settings.sla.high.first_response_minutes = 0;
+        settings.sla.low.first_response_minutes = 5_000;
+        settings.channel_fees.email.currency = Currency::USD;
+        settings.channel_fees.web.amount_minor = -1;
+        settings.business_hours.timezone = "America/Atlantida".into();
+        let fields: Vec<_> = settings
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "greeting",
+                "sla.high.first_response_minutes",
+                "sla.low.first_response_minutes",
+                "channel_fees.email.currency",
+                "channel_fees.web.amount_minor",
+                "business_hours.timezone",
+            ]
+        );
+    }
+
+    #[test]
+    fn critical_runs_around_the_clock_while_high_waits_for_opening() {
+        let settings = TenantSettings::default().validate().unwrap();
+        // Sunday 2026-11-22 03:00 in Lima (UTC-5): closed all day in the default hours.
+        let at: Timestamp = "2026-11-22T08:00:00Z".parse().unwrap();
+        let critical = settings.sla_due(Priority::Critical, at);
+        assert_eq!(critical.first_response.to_string(), "2026-11-22T08:15:00Z");
+        let high = settings.sla_due(Priority::High, at);
+        // Monday 08:00 Lima = 13:00Z, plus 60 business minutes.
+        assert_eq!(high.first_response.to_string(), "2026-11-23T14:00:00Z");
+    }
+}

@@ -1,0 +1,149 @@
+//! Customer data pushed by the tenant's data team, and the agent's 360 view.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{ApiJson, ApiQuery, Caller};
+use super::location;
+use crate::App;
+use crate::domain::access::Action;
+use crate::domain::customer::CustomerInput;
+use crate::domain::validation::FieldError;
+use crate::error::{Error, Problem, Result};
+use crate::store::customers::{self, BulkOutcome, Customer, Customer360, CustomerFilter};
+use crate::store::incidents::Page;
+
+pub fn router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_customers, create_customer))
+        .routes(routes!(get_customer, replace_customer))
+        .routes(routes!(bulk_upsert))
+        .routes(routes!(customer_360))
+}
+
+/// Most items accepted by one bulk request.
+const MAX_BULK_ITEMS: usize = 50_000;
+
+/// Registers a customer under the tenant's own external id.
+#[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CustomerInput,
+    responses((status = 201, body = Customer), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_customer(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiJson(input): ApiJson<CustomerInput>,
+) -> Result<(StatusCode, [(HeaderName, HeaderValue); 1], Json<Customer>)> {
+    let principal = caller.require(Action::WriteCustomers)?;
+    let data = input.parse().map_err(Error::Validation)?;
+    let customer = customers::create(&app.db, &principal.tenant_id, data).await?;
+    Ok((
+        StatusCode::CREATED,
+        location(format!("/v1/customers/{}", customer.id)),
+        Json(customer),
+    ))
+}
+
+/// Lists customers, newest first, with filters and cursor pagination.
+#[utoipa::path(get, path = "/v1/customers", tag = "customers", params(CustomerFilter),
+    responses((status = 200, body = inline(Page<Customer>))))]
+async fn list_customers(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiQuery(filter): ApiQuery<CustomerFilter>,
+) -> Result<Json<Page<Customer>>> {
+    let principal = caller.require(Action::ReadCustomers)?;
+    Ok(Json(customers::list(&app.db, &principal.tenant_id, filter).await?))
+}
+
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Customer), (status = 404, body = Problem)))]
+async fn get_customer(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Customer>> {
+    let principal = caller.require(Action::ReadCustomers)?;
+    Ok(Json(customers::get(&app.db, &principal.tenant_id, &id).await?))
+}
+
+/// Replaces every field of a customer.
+#[utoipa::path(put, path = "/v1/customers/{id}", tag = "customers", request_body = CustomerInput,
+    params(("id" = String, Path)),
+    responses((status = 200, body = Customer), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn replace_customer(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<CustomerInput>,
+) -> Result<Json<Customer>> {
+    let principal = caller.require(Action::WriteCustomers)?;
+    let data = input.parse().map_err(Error::Validation)?;
+    Ok(Json(
+        customers::replace(&app.db, &principal.tenant_id, &id, data).await?,
+    ))
+}
+
+/// Inserts or updates many customers by external id, all or nothing. Every invalid item is
+/// reported (`[index].field`) and then nothing is stored.
+#[utoipa::path(post, path = "/v1/customers/bulk", tag = "customers", request_body = [CustomerInput],
+    responses((status = 200, body = BulkOutcome), (status = 422, body = Problem)))]
+async fn bulk_upsert(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiJson(items): ApiJson<Vec<Box<serde_json::value::RawValue>>>,
+) -> Result<Json<BulkOutcome>> {
+    let principal = caller.require(Action::WriteCustomers)?;
+    if items.is_empty() || items.len() > MAX_BULK_ITEMS {
+        return Err(Error::validation(
+            "",
+            format!("send between 1 and {MAX_BULK_ITEMS} customers"),
+        ));
+    }
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut parsed = Vec::with_capacity(items.len());
+    for (index, raw) in items.iter().enumerate() {
+        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+        let input: std::result::Result<CustomerInput, _> =
+            serde_path_to_error::deserialize(&mut deserializer);
+        match input {
+            Err(e) => {
+                let path = e.path().to_string();
+                let field = if path == "." { String::new() } else { path };
+                errors.push(FieldError::new(field, e.inner().to_string()).under(&format!("[{index}]")));
+            }
+            Ok(input) => match input.parse() {
+                Ok(data) => parsed.push(data),
+                Err(item_errors) => errors.extend(
+                    item_errors.into_iter().map(|e| e.under(&format!("[{index}]"))),
+                ),
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    Ok(Json(
+        customers::bulk_upsert(&app.db, &principal.tenant_id, parsed).await?,
+    ))
+}
+
+/// Everything an agent needs when the customer calls: profile, importance, open and recent PQRs,
+/// last interactions, and risk/churn insights.
+#[utoipa::path(get, path = "/v1/customers/{id}/360", tag = "customers",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Customer360), (status = 404, body = Problem)))]
+async fn customer_360(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Customer360>> {
+    let principal = caller.require(Action::ReadCustomers)?;
+    Ok(Json(
+        customers::view_360(&app.db, &principal.tenant_id, &id).await?,
+    ))
+}

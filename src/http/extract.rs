@@ -1,0 +1,134 @@
+//! Request extractors that turn every bad input into a problem+json naming the field at fault:
+//! JSON bodies, query strings, and the caller's identity from the API key.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::App;
+use crate::domain::access::{Action, Principal};
+use crate::error::{Error, Problem};
+use crate::store::tenants;
+
+/// A JSON body parsed strictly (types, enums, unknown fields) with the failing path reported.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = axum::response::Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let headers = req.headers().clone();
+        let body = read_body(req, state).await.map_err(IntoResponse::into_response)?;
+        parse_json(&headers, &body)
+            .map(ApiJson)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// Reads the whole body, reporting an oversize body as 413.
+pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Problem> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        let status = rejection.status();
+        let slug = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload-too-large"
+        } else {
+            "malformed-request"
+        };
+        Problem::new(status, slug, rejection.body_text())
+    })
+}
+
+/// Checks the content type and parses `body` as `T`.
+pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Error> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if !(mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")) {
+        return Err(Error::UnsupportedMediaType(
+            "send the body as JSON with Content-Type: application/json",
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(malformed)?;
+    deserializer.end().map_err(|e| Error::Malformed {
+        detail: format!("trailing characters after the JSON value: {e}"),
+        field: None,
+    })?;
+    Ok(value)
+}
+
+fn malformed<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> Error {
+    let path = error.path().to_string();
+    let field = (path != ".").then_some(path);
+    Error::Malformed {
+        detail: error.inner().to_string(),
+        field,
+    }
+}
+
+/// A query string parsed strictly, with the failing parameter reported.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(malformed)
+    }
+}
+
+/// The authenticated caller. The tenant comes from the key, never from the request.
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// The principal, if its role allows `action`.
+    pub fn require(&self, action: Action) -> Result<&Principal, Error> {
+        self.0.require(action).map_err(|(role, action)| Error::Forbidden {
+            role: role.as_str(),
+            action: action.describe().to_owned(),
+        })?;
+        Ok(&self.0)
+    }
+}
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(Error::Unauthorized("send an API key as Authorization: Bearer <key>"))?;
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or(Error::Unauthorized("the Authorization header must be Bearer <key>"))?;
+        tenants::authenticate(&app.db, secret)
+            .await?
+            .map(Caller)
+            .ok_or(Error::Unauthorized("unknown or revoked API key"))
+    }
+}

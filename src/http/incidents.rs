@@ -1,0 +1,123 @@
+//! PQR registration from every channel, the lifecycle, and the timeline.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{ApiJson, ApiQuery, Caller, parse_json};
+use super::location;
+use crate::App;
+use crate::domain::access::Action;
+use crate::domain::incident::{NewIncidentRequest, TransitionRequest};
+use crate::error::{Error, Problem, Result};
+use crate::store::idempotency::IdempotencyKey;
+use crate::store::incidents::{self, Event, Incident, IncidentFilter, Page};
+
+pub fn router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_incidents, create_incident))
+        .routes(routes!(get_incident))
+        .routes(routes!(transition))
+        .routes(routes!(timeline))
+}
+
+/// Registers a PQR. Priority comes from impact × urgency and SLA due times from the tenant's
+/// policy. Send an `Idempotency-Key` header so a retry returns the first PQR instead of a copy.
+#[utoipa::path(post, path = "/v1/incidents", tag = "incidents", request_body = NewIncidentRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "unique per logical request")),
+    responses(
+        (status = 201, body = Incident, description = "registered (or replayed: header Idempotent-Replayed: true)"),
+        (status = 422, body = Problem)))]
+async fn create_incident(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let principal = caller.require(Action::CreateIncidents)?;
+    let new: NewIncidentRequest = parse_json(&headers, &body)?;
+    let new = new.parse().map_err(Error::Validation)?;
+    let key = headers
+        .get("idempotency-key")
+        .map(|value| {
+            let value = value.to_str().map_err(|_| {
+                Error::validation("Idempotency-Key", "must be visible ASCII characters")
+            })?;
+            IdempotencyKey::new(value, "incidents.create", &body)
+        })
+        .transpose()?;
+    let settings = app.settings.get(&app.db, principal).await?;
+    let registered = incidents::register(&app.db, principal, &settings, new, key).await?;
+    let mut response = (
+        StatusCode::CREATED,
+        location(format!("/v1/incidents/{}", registered.incident.id)),
+        Json(registered.incident),
+    )
+        .into_response();
+    if registered.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Lists PQRs, newest first, with filters and cursor pagination.
+#[utoipa::path(get, path = "/v1/incidents", tag = "incidents", params(IncidentFilter),
+    responses((status = 200, body = inline(Page<Incident>)), (status = 400, body = Problem)))]
+async fn list_incidents(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiQuery(filter): ApiQuery<IncidentFilter>,
+) -> Result<Json<Page<Incident>>> {
+    let principal = caller.require(Action::ReadIncidents)?;
+    Ok(Json(incidents::list(&app.db, &principal.tenant_id, filter).await?))
+}
+
+#[utoipa::path(get, path = "/v1/incidents/{id}", tag = "incidents",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Incident), (status = 404, body = Problem)))]
+async fn get_incident(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Incident>> {
+    let principal = caller.require(Action::ReadIncidents)?;
+    Ok(Json(incidents::get(&app.db, &principal.tenant_id, &id).await?))
+}
+
+/// Moves a PQR to another state. A move the lifecycle forbids gets 409 with the allowed states.
+#[utoipa::path(post, path = "/v1/incidents/{id}/transitions", tag = "incidents",
+    request_body = TransitionRequest, params(("id" = String, Path)),
+    responses((status = 200, body = Incident), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn transition(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<TransitionRequest>,
+) -> Result<Json<Incident>> {
+    let principal = caller.require(Action::WorkIncidents)?;
+    Ok(Json(
+        incidents::transition(&app.db, principal, &id, request).await?,
+    ))
+}
+
+/// The append-only timeline: who changed what, when.
+#[utoipa::path(get, path = "/v1/incidents/{id}/events", tag = "incidents",
+    params(("id" = String, Path)),
+    responses((status = 200, body = [Event]), (status = 404, body = Problem)))]
+async fn timeline(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Event>>> {
+    let principal = caller.require(Action::ReadIncidents)?;
+    Ok(Json(incidents::events(&app.db, &principal.tenant_id, &id).await?))
+}

@@ -1,0 +1,150 @@
+//! Persistence through sqlx's `Any` driver, so one set of portable SQL runs on SQLite (embedded
+//! default) and PostgreSQL (production). Timestamps are stored as UTC milliseconds (`BIGINT`),
+//! JSON as `TEXT`, ids as `TEXT`; every query is scoped by the tenant id of the caller.
+
+pub mod customers;
+pub mod idempotency;
+pub mod incidents;
+mod sql;
+pub mod tenants;
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, ConnectOptions, Executor, SqlSafeStr};
+
+pub use sql::Sql;
+
+use crate::error::{Error, Result};
+
+/// Which engine sits behind the pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Database handle. SQLite allows one writer at a time, so it gets a single-connection writer pool
+/// (no `SQLITE_BUSY` under load) beside a reader pool; PostgreSQL uses one pool for both.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub reader: AnyPool,
+    pub writer: AnyPool,
+    pub backend: Backend,
+}
+
+/// The schema, embedded in the binary. Migrations are portable SQL run on both backends.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+
+impl Db {
+    /// Connects to `url` (`postgres://…` or `sqlite://…`), or to `<data_dir>/abcall.db`.
+    pub async fn connect(url: Option<&str>, data_dir: &Path, max_connections: u32) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let url = match url {
+            Some(url) => url.to_owned(),
+            None => {
+                std::fs::create_dir_all(data_dir).map_err(|e| {
+                    Error::Internal(format!("cannot create data dir {}: {e}", data_dir.display()))
+                })?;
+                format!("sqlite://{}?mode=rwc", data_dir.join("abcall.db").display())
+            }
+        };
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(Error::Internal(
+                "ABCALL_DATABASE_URL must start with postgres:// or sqlite://".into(),
+            ));
+        };
+        let options = AnyConnectOptions::from_str(&url)?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let pool = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                            )
+                            .await?;
+                        }
+                        Ok(())
+                    })
+                })
+        };
+        let (reader, writer) = match backend {
+            Backend::Sqlite => {
+                let writer = pool(1).connect_with(options.clone()).await?;
+                let reader = pool(max_connections).connect_with(options).await?;
+                (reader, writer)
+            }
+            Backend::Postgres => {
+                let shared = pool(max_connections).connect_with(options).await?;
+                (shared.clone(), shared)
+            }
+        };
+        Ok(Db {
+            reader,
+            writer,
+            backend,
+        })
+    }
+
+    /// Applies pending migrations; safe to run from several replicas at once (sqlx takes a lock).
+    pub async fn migrate(&self) -> Result<()> {
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    sqlx::AssertSqlSafe(*sql).into_sql_str(),
+                    false,
+                )
+            })
+            .collect::<Vec<_>>();
+        let migrator = Migrator {
+            migrations: Cow::Owned(migrations),
+            ..Migrator::DEFAULT
+        };
+        migrator.run(&self.writer).await?;
+        Ok(())
+    }
+
+    /// A cheap round trip for readiness probes.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+/// Timestamps are stored as milliseconds since the Unix epoch.
+pub fn to_millis(at: Timestamp) -> i64 {
+    at.as_millisecond()
+}
+
+pub fn from_millis(millis: i64) -> Timestamp {
+    Timestamp::from_millisecond(millis).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Whether an error is a unique-constraint violation (a lost race on an insert).
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
