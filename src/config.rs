@@ -118,7 +118,10 @@ mod tests {
             redact_url("postgres://app:s3cret@db:5432/abcall"),
             "postgres://app:***@db:5432/abcall"
         );
-        assert_eq!(redact_url("postgres://app@db/abcall"), "postgres://app@db/abcall");
+        assert_eq!(
+            redact_url("postgres://app@db/abcall"),
+            "postgres://app@db/abcall"
+        );
         let config = Config {
             database_url: Some("postgres://app:s3cret@db/abcall".into()),
             ..Config::default()
@@ -129,7 +132,10 @@ mod tests {
     #[test]
     fn file_then_environment() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("abcall.toml", "bind = \"0.0.0.0:9000\"\nlog_format = \"json\"")?;
+            jail.create_file(
+                "abcall.toml",
+                "bind = \"0.0.0.0:9000\"\nlog_format = \"json\"",
+            )?;
             jail.set_env("ABCALL_BIND", "127.0.0.1:9001");
             let config = Config::load(Some(Path::new("abcall.toml"))).unwrap();
             assert_eq!(config.bind.port(), 9001);

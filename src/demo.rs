@@ -27,8 +27,8 @@ struct DemoIncident {
 /// Creates the demo tenant with its data if it does not exist; returns an admin key.
 pub async fn install(db: &Db) -> Result<String> {
     if let Some(tenant) = tenants::find_tenant_by_name(db, DEMO_TENANT).await? {
-        let key = tenants::create_key(db, &tenant.id, "demo", crate::domain::access::Role::Admin)
-            .await?;
+        let key =
+            tenants::create_key(db, &tenant.id, "demo", crate::domain::access::Role::Admin).await?;
         return Ok(key.secret);
     }
     let (tenant, key) = tenants::create_tenant(db, DEMO_TENANT).await?;
@@ -60,8 +60,7 @@ pub async fn install(db: &Db) -> Result<String> {
                 .ok_or_else(|| Error::Internal(format!("demo customer {external_id} missing")))?;
             request.insert("customer_id".into(), id.into());
         }
-        let new: NewIncidentRequest =
-            serde_json::from_value(request.into()).map_err(bad_data)?;
+        let new: NewIncidentRequest = serde_json::from_value(request.into()).map_err(bad_data)?;
         let new = new.parse().map_err(Error::Validation)?;
         let registered = incidents::register(db, &principal, &settings, new, None).await?;
         for step in item.lifecycle {

@@ -9,7 +9,11 @@ use abcall::config::Config;
 use abcall::{App, demo, store, telemetry};
 
 #[derive(Parser)]
-#[command(name = "abcall", version, about = "Incident intelligence for call centres")]
+#[command(
+    name = "abcall",
+    version,
+    about = "Incident intelligence for call centres"
+)]
 struct Cli {
     /// Optional TOML configuration file (environment variables ABCALL_* override it).
     #[arg(long, env = "ABCALL_CONFIG", global = true)]
@@ -72,10 +76,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(App::start(config).await?).await?,
         Command::Demo { no_serve } => {
             let app = App::start(config).await?;
-            let key = demo::install(&app.db).await.context("loading the demo data")?;
+            let key = demo::install(&app.db)
+                .await
+                .context("loading the demo data")?;
             let base = format!("http://{}", app.config.bind);
             println!("Demo tenant ready. Admin API key: {key}");
-            println!("Try:\n  curl -s -H 'Authorization: Bearer {key}' {base}/v1/incidents?limit=3");
+            println!(
+                "Try:\n  curl -s -H 'Authorization: Bearer {key}' {base}/v1/incidents?limit=3"
+            );
             println!("API docs: {base}/docs");
             if !no_serve {
                 serve(app).await?;

@@ -121,7 +121,11 @@ mod tests {
     #[test]
     fn only_admin_manages_the_tenant() {
         for role in Role::ALL {
-            assert_eq!(role.may(Action::ManageTenant), role == Role::Admin, "{role:?}");
+            assert_eq!(
+                role.may(Action::ManageTenant),
+                role == Role::Admin,
+                "{role:?}"
+            );
         }
     }
 

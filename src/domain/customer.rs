@@ -158,10 +158,14 @@ impl CustomerInput {
         if let Some(id) = &external_id
             && id.chars().any(|c| c.is_whitespace() || c.is_control())
         {
-            errors.add("external_id", "must not contain spaces or control characters");
+            errors.add(
+                "external_id",
+                "must not contain spaces or control characters",
+            );
         }
         let name = required_text(&mut errors, "name", &self.name, 200);
-        let document_id = optional_text(&mut errors, "document_id", self.document_id.as_deref(), 40);
+        let document_id =
+            optional_text(&mut errors, "document_id", self.document_id.as_deref(), 40);
         let email = optional_text(&mut errors, "email", self.email.as_deref(), 254);
         if let Some(email) = &email
             && !is_plausible_email(email)
@@ -182,7 +186,9 @@ impl CustomerInput {
         let language = self.contact_preferences.language.trim();
         if language.is_empty()
             || language.len() > 35
-            || !language.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            || !language
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
         {
             errors.add(
                 "contact_preferences.language",
@@ -273,6 +279,9 @@ mod tests {
             .into_iter()
             .map(|e| e.field)
             .collect();
-        assert_eq!(fields, ["external_id", "email", "phone", "importance.score"]);
+        assert_eq!(
+            fields,
+            ["external_id", "email", "phone", "importance.score"]
+        );
     }
 }

@@ -236,10 +236,15 @@ impl NewIncidentRequest {
         let mut errors = Errors::new();
         let subject = required_text(&mut errors, "subject", &self.subject, 200);
         let description = required_text(&mut errors, "description", &self.description, 20_000);
-        let customer_id = optional_text(&mut errors, "customer_id", self.customer_id.as_deref(), 64);
+        let customer_id =
+            optional_text(&mut errors, "customer_id", self.customer_id.as_deref(), 64);
         let product = optional_text(&mut errors, "product", self.product.as_deref(), 120);
-        let external_ref =
-            optional_text(&mut errors, "external_ref", self.external_ref.as_deref(), 120);
+        let external_ref = optional_text(
+            &mut errors,
+            "external_ref",
+            self.external_ref.as_deref(),
+            120,
+        );
         let location = errors.take("location", self.location.parse());
         match (subject, description, location) {
             (Some(subject), Some(description), Some(location)) if errors.is_empty() => {
@@ -333,12 +338,20 @@ impl TransitionRequest {
         let mut errors = Errors::new();
         let assignee = optional_text(&mut errors, "assignee", self.assignee.as_deref(), 120);
         let reason = optional_text(&mut errors, "reason", self.reason.as_deref(), 2_000);
-        let resolution = optional_text(&mut errors, "resolution", self.resolution.as_deref(), 10_000);
+        let resolution = optional_text(
+            &mut errors,
+            "resolution",
+            self.resolution.as_deref(),
+            10_000,
+        );
         let note = optional_text(&mut errors, "note", self.note.as_deref(), 10_000);
         let mut escalation_level = current.escalation_level;
         let needs = |errors: &mut Errors, field: &str, present: bool| {
             if !present {
-                errors.add(field, format!("is required to move to {}", self.to.as_str()));
+                errors.add(
+                    field,
+                    format!("is required to move to {}", self.to.as_str()),
+                );
             }
         };
         match self.to {
@@ -349,7 +362,10 @@ impl TransitionRequest {
                 if target <= current.escalation_level {
                     errors.add(
                         "level",
-                        format!("must be above the current level {}", current.escalation_level),
+                        format!(
+                            "must be above the current level {}",
+                            current.escalation_level
+                        ),
                     );
                 } else if target > MAX_ESCALATION_LEVEL {
                     errors.add("level", format!("must be at most {MAX_ESCALATION_LEVEL}"));

@@ -24,7 +24,17 @@ pub enum Urgency {
 
 /// P1 (critical) to P5 (planning), the ITIL scale.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
@@ -122,7 +132,11 @@ mod tests {
             (I::Low, U::Low, P::Planning),
         ];
         for (impact, urgency, priority) in expected {
-            assert_eq!(Priority::from_matrix(impact, urgency), priority, "{impact:?} × {urgency:?}");
+            assert_eq!(
+                Priority::from_matrix(impact, urgency),
+                priority,
+                "{impact:?} × {urgency:?}"
+            );
         }
     }
 

@@ -189,7 +189,10 @@ impl TenantSettings {
                 ("resolution_minutes", target.resolution_minutes),
             ] {
                 if minutes == 0 || minutes > MAX_SLA_MINUTES {
-                    errors.add(field(name), format!("must be between 1 and {MAX_SLA_MINUTES}"));
+                    errors.add(
+                        field(name),
+                        format!("must be between 1 and {MAX_SLA_MINUTES}"),
+                    );
                 }
             }
             if target.first_response_minutes > target.resolution_minutes {

@@ -8,7 +8,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{ApiQuery, Caller, JsonBody};
 use super::location;
 use crate::App;
 use crate::domain::access::Action;
@@ -35,10 +35,10 @@ const MAX_BULK_ITEMS: usize = 50_000;
 async fn create_customer(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiJson(input): ApiJson<CustomerInput>,
+    input: JsonBody<CustomerInput>,
 ) -> Result<(StatusCode, [(HeaderName, HeaderValue); 1], Json<Customer>)> {
     let principal = caller.require(Action::WriteCustomers)?;
-    let data = input.parse().map_err(Error::Validation)?;
+    let data = input.parse()?.parse().map_err(Error::Validation)?;
     let customer = customers::create(&app.db, &principal.tenant_id, data).await?;
     Ok((
         StatusCode::CREATED,
@@ -56,7 +56,9 @@ async fn list_customers(
     ApiQuery(filter): ApiQuery<CustomerFilter>,
 ) -> Result<Json<Page<Customer>>> {
     let principal = caller.require(Action::ReadCustomers)?;
-    Ok(Json(customers::list(&app.db, &principal.tenant_id, filter).await?))
+    Ok(Json(
+        customers::list(&app.db, &principal.tenant_id, filter).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
@@ -68,7 +70,9 @@ async fn get_customer(
     Path(id): Path<String>,
 ) -> Result<Json<Customer>> {
     let principal = caller.require(Action::ReadCustomers)?;
-    Ok(Json(customers::get(&app.db, &principal.tenant_id, &id).await?))
+    Ok(Json(
+        customers::get(&app.db, &principal.tenant_id, &id).await?,
+    ))
 }
 
 /// Replaces every field of a customer.
@@ -79,10 +83,10 @@ async fn replace_customer(
     State(app): State<Arc<App>>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(input): ApiJson<CustomerInput>,
+    input: JsonBody<CustomerInput>,
 ) -> Result<Json<Customer>> {
     let principal = caller.require(Action::WriteCustomers)?;
-    let data = input.parse().map_err(Error::Validation)?;
+    let data = input.parse()?.parse().map_err(Error::Validation)?;
     Ok(Json(
         customers::replace(&app.db, &principal.tenant_id, &id, data).await?,
     ))
@@ -95,9 +99,10 @@ async fn replace_customer(
 async fn bulk_upsert(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiJson(items): ApiJson<Vec<Box<serde_json::value::RawValue>>>,
+    items: JsonBody<Vec<Box<serde_json::value::RawValue>>>,
 ) -> Result<Json<BulkOutcome>> {
     let principal = caller.require(Action::WriteCustomers)?;
+    let items = items.parse()?;
     if items.is_empty() || items.len() > MAX_BULK_ITEMS {
         return Err(Error::validation(
             "",
@@ -114,12 +119,16 @@ async fn bulk_upsert(
             Err(e) => {
                 let path = e.path().to_string();
                 let field = if path == "." { String::new() } else { path };
-                errors.push(FieldError::new(field, e.inner().to_string()).under(&format!("[{index}]")));
+                errors.push(
+                    FieldError::new(field, e.inner().to_string()).under(&format!("[{index}]")),
+                );
             }
             Ok(input) => match input.parse() {
                 Ok(data) => parsed.push(data),
                 Err(item_errors) => errors.extend(
-                    item_errors.into_iter().map(|e| e.under(&format!("[{index}]"))),
+                    item_errors
+                        .into_iter()
+                        .map(|e| e.under(&format!("[{index}]"))),
                 ),
             },
         }

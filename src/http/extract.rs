@@ -14,23 +14,35 @@ use crate::domain::access::{Action, Principal};
 use crate::error::{Error, Problem};
 use crate::store::tenants;
 
-/// A JSON body parsed strictly (types, enums, unknown fields) with the failing path reported.
-pub struct ApiJson<T>(pub T);
+/// A JSON body, read but not yet parsed: handlers check the caller's role first and then call
+/// [`JsonBody::parse`], so a forbidden caller learns nothing about the body's validity.
+pub struct JsonBody<T> {
+    headers: HeaderMap,
+    body: Bytes,
+    _type: std::marker::PhantomData<fn() -> T>,
+}
 
-impl<T, S> FromRequest<S> for ApiJson<T>
+impl<T: DeserializeOwned> JsonBody<T> {
+    /// Parses strictly (types, enums, unknown fields) and reports the failing path.
+    pub fn parse(&self) -> Result<T, Error> {
+        parse_json(&self.headers, &self.body)
+    }
+}
+
+impl<T, S> FromRequest<S> for JsonBody<T>
 where
-    T: DeserializeOwned,
     S: Send + Sync,
 {
-    type Rejection = axum::response::Response;
+    type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        use axum::response::IntoResponse;
         let headers = req.headers().clone();
-        let body = read_body(req, state).await.map_err(IntoResponse::into_response)?;
-        parse_json(&headers, &body)
-            .map(ApiJson)
-            .map_err(IntoResponse::into_response)
+        let body = read_body(req, state).await?;
+        Ok(JsonBody {
+            headers,
+            body,
+            _type: std::marker::PhantomData,
+        })
     }
 }
 
@@ -103,10 +115,12 @@ pub struct Caller(pub Principal);
 impl Caller {
     /// The principal, if its role allows `action`.
     pub fn require(&self, action: Action) -> Result<&Principal, Error> {
-        self.0.require(action).map_err(|(role, action)| Error::Forbidden {
-            role: role.as_str(),
-            action: action.describe().to_owned(),
-        })?;
+        self.0
+            .require(action)
+            .map_err(|(role, action)| Error::Forbidden {
+                role: role.as_str(),
+                action: action.describe().to_owned(),
+            })?;
         Ok(&self.0)
     }
 }
@@ -114,18 +128,25 @@ impl Caller {
 impl FromRequestParts<Arc<App>> for Caller {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
-            .ok_or(Error::Unauthorized("send an API key as Authorization: Bearer <key>"))?;
+            .ok_or(Error::Unauthorized(
+                "send an API key as Authorization: Bearer <key>",
+            ))?;
         let secret = header
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .ok_or(Error::Unauthorized("the Authorization header must be Bearer <key>"))?;
+            .ok_or(Error::Unauthorized(
+                "the Authorization header must be Bearer <key>",
+            ))?;
         tenants::authenticate(&app.db, secret)
             .await?
             .map(Caller)

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, ApiQuery, Caller, parse_json};
+use super::extract::{ApiQuery, Caller, JsonBody, parse_json};
 use super::location;
 use crate::App;
 use crate::domain::access::Action;
@@ -77,7 +77,9 @@ async fn list_incidents(
     ApiQuery(filter): ApiQuery<IncidentFilter>,
 ) -> Result<Json<Page<Incident>>> {
     let principal = caller.require(Action::ReadIncidents)?;
-    Ok(Json(incidents::list(&app.db, &principal.tenant_id, filter).await?))
+    Ok(Json(
+        incidents::list(&app.db, &principal.tenant_id, filter).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/incidents/{id}", tag = "incidents",
@@ -89,7 +91,9 @@ async fn get_incident(
     Path(id): Path<String>,
 ) -> Result<Json<Incident>> {
     let principal = caller.require(Action::ReadIncidents)?;
-    Ok(Json(incidents::get(&app.db, &principal.tenant_id, &id).await?))
+    Ok(Json(
+        incidents::get(&app.db, &principal.tenant_id, &id).await?,
+    ))
 }
 
 /// Moves a PQR to another state. A move the lifecycle forbids gets 409 with the allowed states.
@@ -101,9 +105,10 @@ async fn transition(
     State(app): State<Arc<App>>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(request): ApiJson<TransitionRequest>,
+    request: JsonBody<TransitionRequest>,
 ) -> Result<Json<Incident>> {
     let principal = caller.require(Action::WorkIncidents)?;
+    let request = request.parse()?;
     Ok(Json(
         incidents::transition(&app.db, principal, &id, request).await?,
     ))
@@ -119,5 +124,7 @@ async fn timeline(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Event>>> {
     let principal = caller.require(Action::ReadIncidents)?;
-    Ok(Json(incidents::events(&app.db, &principal.tenant_id, &id).await?))
+    Ok(Json(
+        incidents::events(&app.db, &principal.tenant_id, &id).await?,
+    ))
 }

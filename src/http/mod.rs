@@ -92,7 +92,12 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "An unexpected error occurred; it has been logged.").into_response()
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "An unexpected error occurred; it has been logged.",
+            )
+            .into_response()
         }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
@@ -119,10 +124,16 @@ async fn ensure_problem(response: Response) -> Response {
         return response;
     }
     let (slug, detail) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "this route does not accept that method"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "this route does not accept that method",
+        ),
         StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long and was cancelled"),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "the request body is too large"),
-        s if s.is_server_error() => ("internal", "An unexpected error occurred; it has been logged."),
+        s if s.is_server_error() => (
+            "internal",
+            "An unexpected error occurred; it has been logged.",
+        ),
         _ => ("http-error", "the request could not be handled"),
     };
     let mut problem = Problem::new(status, slug, detail).into_response();

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiJson, Caller};
+use super::extract::{Caller, JsonBody};
 use super::location;
 use crate::App;
 use crate::domain::access::{Action, Role};
@@ -31,7 +31,9 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
     responses((status = 200, body = Tenant), (status = 401, body = Problem)))]
 async fn get_me(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Tenant>> {
     let principal = caller.require(Action::ReadTenant)?;
-    Ok(Json(tenants::get_tenant(&app.db, &principal.tenant_id).await?))
+    Ok(Json(
+        tenants::get_tenant(&app.db, &principal.tenant_id).await?,
+    ))
 }
 
 /// Replaces the tenant's settings: greeting and closing texts, SLA policy, business hours,
@@ -41,10 +43,13 @@ async fn get_me(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Tena
 async fn put_settings(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiJson(settings): ApiJson<TenantSettings>,
+    settings: JsonBody<TenantSettings>,
 ) -> Result<Json<Tenant>> {
     let principal = caller.require(Action::ManageTenant)?;
-    let valid = settings.validate().map_err(crate::error::Error::Validation)?;
+    let settings = settings.parse()?;
+    let valid = settings
+        .validate()
+        .map_err(crate::error::Error::Validation)?;
     Ok(Json(
         tenants::update_settings(&app.db, &principal.tenant_id, &valid.settings).await?,
     ))
@@ -55,7 +60,9 @@ async fn put_settings(
     responses((status = 200, body = [ApiKey])))]
 async fn list_keys(State(app): State<Arc<App>>, caller: Caller) -> Result<Json<Vec<ApiKey>>> {
     let principal = caller.require(Action::ManageTenant)?;
-    Ok(Json(tenants::list_keys(&app.db, &principal.tenant_id).await?))
+    Ok(Json(
+        tenants::list_keys(&app.db, &principal.tenant_id).await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -72,9 +79,14 @@ struct NewKey {
 async fn create_key(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiJson(new): ApiJson<NewKey>,
-) -> Result<(StatusCode, [(axum::http::HeaderName, axum::http::HeaderValue); 1], Json<IssuedKey>)> {
+    new: JsonBody<NewKey>,
+) -> Result<(
+    StatusCode,
+    [(axum::http::HeaderName, axum::http::HeaderValue); 1],
+    Json<IssuedKey>,
+)> {
     let principal = caller.require(Action::ManageTenant)?;
+    let new = new.parse()?;
     let mut errors = Errors::new();
     let name = required_text(&mut errors, "name", &new.name, 120);
     let name = errors

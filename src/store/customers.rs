@@ -10,9 +10,7 @@ use sqlx::any::AnyRow;
 
 use super::incidents::{self, IncidentSummary, Page, paginate};
 use super::{Db, Sql, from_millis, is_unique_violation, to_millis};
-use crate::domain::customer::{
-    ContactPreferences, CustomerData, CustomerType, Importance, Tier,
-};
+use crate::domain::customer::{ContactPreferences, CustomerData, CustomerType, Importance, Tier};
 use crate::domain::incident::Location;
 use crate::domain::new_id;
 use crate::domain::validation::FieldError;
@@ -130,7 +128,10 @@ pub async fn create(db: &Db, tenant_id: &str, data: CustomerData) -> Result<Cust
         "INSERT INTO customers (id, tenant_id, {}, created_at, updated_at) VALUES (",
         DATA_COLUMNS.join(", ")
     ));
-    sql.bind(id.clone()).push(", ").bind(tenant_id.to_owned()).push(", ");
+    sql.bind(id.clone())
+        .push(", ")
+        .bind(tenant_id.to_owned())
+        .push(", ");
     bind_data(&mut sql, &data);
     sql.push(", ").bind(now).push(", ").bind(now).push(")");
     match sql.execute(&db.writer).await {
@@ -193,7 +194,11 @@ pub struct BulkId {
 const BULK_CHUNK: usize = 500;
 
 /// Inserts or updates every customer by external id in one transaction: all or nothing.
-pub async fn bulk_upsert(db: &Db, tenant_id: &str, items: Vec<CustomerData>) -> Result<BulkOutcome> {
+pub async fn bulk_upsert(
+    db: &Db,
+    tenant_id: &str,
+    items: Vec<CustomerData>,
+) -> Result<BulkOutcome> {
     let mut seen: HashMap<&str, usize> = HashMap::with_capacity(items.len());
     let mut errors = Vec::new();
     for (index, item) in items.iter().enumerate() {
@@ -236,7 +241,10 @@ pub async fn bulk_upsert(db: &Db, tenant_id: &str, items: Vec<CustomerData>) -> 
                 .cloned()
                 .unwrap_or_else(new_id);
             sql.push(if i == 0 { "(" } else { ", (" });
-            sql.bind(id.clone()).push(", ").bind(tenant_id.to_owned()).push(", ");
+            sql.bind(id.clone())
+                .push(", ")
+                .bind(tenant_id.to_owned())
+                .push(", ");
             bind_data(&mut sql, item);
             sql.push(", ").bind(now).push(", ").bind(now).push(")");
             ids.push(BulkId {
@@ -281,14 +289,19 @@ pub struct CustomerFilter {
 /// Newest first.
 pub async fn list(db: &Db, tenant_id: &str, filter: CustomerFilter) -> Result<Page<Customer>> {
     let (limit, cursor) = incidents::page_bounds(filter.limit, filter.cursor.as_deref())?;
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM customers WHERE tenant_id = "));
+    let mut sql = Sql::new(&format!(
+        "SELECT {COLUMNS} FROM customers WHERE tenant_id = "
+    ));
     sql.bind(tenant_id.to_owned());
     for (column, value) in [
         ("external_id", filter.external_id),
         ("phone", filter.phone),
         ("document_id", filter.document_id),
         ("segment", filter.segment),
-        ("importance_tier", filter.tier.map(|t| t.as_str().to_owned())),
+        (
+            "importance_tier",
+            filter.tier.map(|t| t.as_str().to_owned()),
+        ),
         (
             "customer_type",
             filter.customer_type.map(|t| t.as_str().to_owned()),
@@ -301,7 +314,8 @@ pub async fn list(db: &Db, tenant_id: &str, filter: CustomerFilter) -> Result<Pa
     if let Some(cursor) = cursor {
         sql.push(" AND id < ").bind(cursor);
     }
-    sql.push(" ORDER BY id DESC LIMIT ").bind(i64::from(limit) + 1);
+    sql.push(" ORDER BY id DESC LIMIT ")
+        .bind(i64::from(limit) + 1);
     let rows = sql.fetch_all(&db.reader).await?;
     paginate(&rows, limit, from_row, |c| c.id.clone())
 }

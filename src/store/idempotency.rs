@@ -48,10 +48,12 @@ pub async fn lookup(db: &Db, tenant_id: &str, key: &IdempotencyKey) -> Result<Op
     let scope: String = row.try_get(0)?;
     let request_hash: String = row.try_get(1)?;
     if scope != key.scope || request_hash != key.request_hash {
-        return Err(Error::Validation(vec![crate::domain::validation::FieldError::new(
-            "Idempotency-Key",
-            "was already used for a different request",
-        )]));
+        return Err(Error::Validation(vec![
+            crate::domain::validation::FieldError::new(
+                "Idempotency-Key",
+                "was already used for a different request",
+            ),
+        ]));
     }
     Ok(Some(row.try_get(2)?))
 }

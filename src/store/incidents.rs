@@ -199,8 +199,18 @@ pub async fn register(
     .execute(&mut *tx)
     .await?;
     let data = serde_json::json!({ "channel": new.channel, "priority": priority });
-    append_event(&mut tx, principal, &id, 1, now, "created", None, Some(State::Registered), &data)
-        .await?;
+    append_event(
+        &mut tx,
+        principal,
+        &id,
+        1,
+        now,
+        "created",
+        None,
+        Some(State::Registered),
+        &data,
+    )
+    .await?;
     if let Some(key) = &idempotency_key {
         match idempotency::record(&mut tx, &principal.tenant_id, key, &id).await {
             Err(e) if is_unique_violation(&e) => {
@@ -307,8 +317,16 @@ pub async fn transition(
             TransitionError::Invalid(errors) => Error::Validation(errors),
         })?;
         let now = Timestamp::now();
-        let updated = apply_change(&mut tx, &principal.tenant_id, id, version, &change, now, responded)
-            .await?;
+        let updated = apply_change(
+            &mut tx,
+            &principal.tenant_id,
+            id,
+            version,
+            &change,
+            now,
+            responded,
+        )
+        .await?;
         if updated == 0 {
             tx.rollback().await?;
             continue;
@@ -347,7 +365,8 @@ async fn apply_change(
     let now_ms = to_millis(now);
     let mut sql = Sql::new("UPDATE incidents SET state = ");
     sql.bind(change.to.as_str());
-    sql.push(", escalation_level = ").bind(change.escalation_level);
+    sql.push(", escalation_level = ")
+        .bind(change.escalation_level);
     sql.push(", updated_at = ").bind(now_ms);
     sql.push(", version = version + 1");
     if responded.is_none() {
@@ -367,7 +386,8 @@ async fn apply_change(
         State::Rejected => {
             sql.push(", rejected_by = ")
                 .bind(change.rejected_by.map(|r| r.as_str().to_owned()));
-            sql.push(", rejection_reason = ").bind(change.reason.clone());
+            sql.push(", rejection_reason = ")
+                .bind(change.reason.clone());
         }
         State::Reopened => {
             sql.push(", resolved_at = NULL, closed_at = NULL, resolution = NULL");
@@ -462,11 +482,17 @@ pub const MAX_PAGE: u32 = 200;
 pub fn page_bounds(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<String>)> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Error::validation("limit", format!("must be between 1 and {MAX_PAGE}")));
+        return Err(Error::validation(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        ));
     }
     let cursor = match cursor {
         Some(c) if uuid::Uuid::parse_str(c).is_err() => {
-            return Err(Error::validation("cursor", "is not a cursor this API returned"));
+            return Err(Error::validation(
+                "cursor",
+                "is not a cursor this API returned",
+            ));
         }
         other => other.map(str::to_owned),
     };
@@ -476,7 +502,9 @@ pub fn page_bounds(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Opt
 /// Newest first, `limit` per page.
 pub async fn list(db: &Db, tenant_id: &str, filter: IncidentFilter) -> Result<Page<Incident>> {
     let (limit, cursor) = page_bounds(filter.limit, filter.cursor.as_deref())?;
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM incidents WHERE tenant_id = "));
+    let mut sql = Sql::new(&format!(
+        "SELECT {COLUMNS} FROM incidents WHERE tenant_id = "
+    ));
     sql.bind(tenant_id.to_owned());
     let mut eq = |column: &str, value: Option<String>| {
         if let Some(value) = value {
@@ -502,7 +530,8 @@ pub async fn list(db: &Db, tenant_id: &str, filter: IncidentFilter) -> Result<Pa
     if let Some(cursor) = cursor {
         sql.push(" AND id < ").bind(cursor);
     }
-    sql.push(" ORDER BY id DESC LIMIT ").bind(i64::from(limit) + 1);
+    sql.push(" ORDER BY id DESC LIMIT ")
+        .bind(i64::from(limit) + 1);
     let rows = sql.fetch_all(&db.reader).await?;
     paginate(&rows, limit, from_row, |i| i.id.clone())
 }
@@ -515,7 +544,11 @@ pub(super) fn paginate<T>(
     id: fn(&T) -> String,
 ) -> Result<Page<T>> {
     let limit = limit as usize;
-    let items = rows.iter().take(limit).map(map).collect::<Result<Vec<_>>>()?;
+    let items = rows
+        .iter()
+        .take(limit)
+        .map(map)
+        .collect::<Result<Vec<_>>>()?;
     let next_cursor = (rows.len() > limit).then(|| items.last().map(id)).flatten();
     Ok(Page { items, next_cursor })
 }
@@ -564,7 +597,8 @@ pub async fn for_customer(
         "SELECT {COLUMNS} FROM incidents WHERE tenant_id = "
     ));
     open.bind(tenant_id.to_owned());
-    open.push(" AND customer_id = ").bind(customer_id.to_owned());
+    open.push(" AND customer_id = ")
+        .bind(customer_id.to_owned());
     open.push(" AND state IN (");
     for (i, state) in open_states.iter().enumerate() {
         if i > 0 {

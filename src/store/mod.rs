@@ -39,7 +39,8 @@ pub struct Db {
 }
 
 /// The schema, embedded in the binary. Migrations are portable SQL run on both backends.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
 
 impl Db {
     /// Connects to `url` (`postgres://…` or `sqlite://…`), or to `<data_dir>/abcall.db`.
@@ -49,7 +50,10 @@ impl Db {
             Some(url) => url.to_owned(),
             None => {
                 std::fs::create_dir_all(data_dir).map_err(|e| {
-                    Error::Internal(format!("cannot create data dir {}: {e}", data_dir.display()))
+                    Error::Internal(format!(
+                        "cannot create data dir {}: {e}",
+                        data_dir.display()
+                    ))
                 })?;
                 format!("sqlite://{}?mode=rwc", data_dir.join("abcall.db").display())
             }

@@ -85,7 +85,9 @@ pub async fn create_tenant(db: &Db, name: &str) -> Result<(Tenant, IssuedKey)> {
     .await;
     match inserted {
         Err(e) if is_unique_violation(&e) => {
-            return Err(Error::Conflict(format!("a tenant named {name:?} already exists")));
+            return Err(Error::Conflict(format!(
+                "a tenant named {name:?} already exists"
+            )));
         }
         other => other?,
     };
@@ -151,13 +153,12 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<Principal>> {
 }
 
 pub async fn get_tenant(db: &Db, tenant_id: &str) -> Result<Tenant> {
-    let row = sqlx::query(
-        "SELECT id, name, settings, created_at, updated_at FROM tenants WHERE id = $1",
-    )
-    .bind(tenant_id)
-    .fetch_optional(&db.reader)
-    .await?
-    .ok_or(Error::NotFound("tenant"))?;
+    let row =
+        sqlx::query("SELECT id, name, settings, created_at, updated_at FROM tenants WHERE id = $1")
+            .bind(tenant_id)
+            .fetch_optional(&db.reader)
+            .await?
+            .ok_or(Error::NotFound("tenant"))?;
     let settings: String = row.try_get(2)?;
     Ok(Tenant {
         id: row.try_get(0)?,
@@ -181,14 +182,17 @@ pub async fn find_tenant_by_name(db: &Db, name: &str) -> Result<Option<Tenant>> 
 }
 
 /// Replaces the settings (already validated by the caller) and bumps the version.
-pub async fn update_settings(db: &Db, tenant_id: &str, settings: &TenantSettings) -> Result<Tenant> {
+pub async fn update_settings(
+    db: &Db,
+    tenant_id: &str,
+    settings: &TenantSettings,
+) -> Result<Tenant> {
     let json = serde_json::to_string(settings)
         .map_err(|e| Error::Internal(format!("settings do not serialise: {e}")))?;
-    let previous: Option<i64> =
-        sqlx::query_scalar("SELECT updated_at FROM tenants WHERE id = $1")
-            .bind(tenant_id)
-            .fetch_optional(&db.writer)
-            .await?;
+    let previous: Option<i64> = sqlx::query_scalar("SELECT updated_at FROM tenants WHERE id = $1")
+        .bind(tenant_id)
+        .fetch_optional(&db.writer)
+        .await?;
     let previous = previous.ok_or(Error::NotFound("tenant"))?;
     // The version must move even when two updates land in the same millisecond.
     let version = to_millis(Timestamp::now()).max(previous + 1);
@@ -255,7 +259,10 @@ pub async fn revoke_key(db: &Db, tenant_id: &str, key_id: &str) -> Result<()> {
 #[derive(Default)]
 pub struct SettingsCache {
     entries: std::sync::RwLock<
-        std::collections::HashMap<String, (i64, std::sync::Arc<crate::domain::tenant::ValidSettings>)>,
+        std::collections::HashMap<
+            String,
+            (i64, std::sync::Arc<crate::domain::tenant::ValidSettings>),
+        >,
     >,
 }
 

@@ -1,0 +1,249 @@
+//! Starts the real service on 127.0.0.1:0 over a fresh database per test, on SQLite or
+//! PostgreSQL, and talks to it over HTTP like any client would.
+
+use std::sync::Arc;
+
+use abcall::App;
+use abcall::config::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Which store a test runs against. PostgreSQL comes from `ABCALL_TEST_POSTGRES_URL`
+/// (default `postgres://postgres@127.0.0.1:5432/test`); each test gets its own database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one async test body against both backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// Admin key of the test's first tenant.
+    pub key: String,
+    pub app: Arc<App>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("ABCALL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Creates an empty PostgreSQL database for one test and returns its URL.
+async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let base = postgres_base_url();
+    let name = format!("abcall_t_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::AnyConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is needed for the postgres tests: {e}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
+    format!("{prefix}/{name}")
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_app`], with a chance to adjust the configuration.
+pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_owned(),
+        db_max_connections: 8,
+        ..Config::default()
+    };
+    if backend == Backend::Postgres {
+        config.database_url = Some(fresh_postgres_database().await);
+    }
+    adjust(&mut config);
+    let app = App::start(config).await.expect("app starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(abcall::serve(app.clone(), listener, async {
+        let _ = rx.await;
+    }));
+    let (_, key) = abcall::store::tenants::create_tenant(&app.db, "Tenant A")
+        .await
+        .expect("tenant");
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        key: key.secret,
+        app,
+        shutdown: Some(tx),
+        _dir: dir,
+    }
+}
+
+/// A response reduced to what tests look at.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The fields named in a problem's `errors`.
+    pub fn fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Asserts an RFC 9457 problem with this status and type slug.
+    pub fn assert_problem(&self, status: u16, slug: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        let content_type = self.headers["content-type"].to_str().unwrap();
+        assert_eq!(
+            content_type, "application/problem+json",
+            "body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["type"],
+            format!("/problems/{slug}"),
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+}
+
+impl TestApp {
+    pub async fn call(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, &self.key, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, &self.key, Some(body)).await
+    }
+
+    /// Creates another tenant and returns its admin key.
+    pub async fn other_tenant(&self, name: &str) -> String {
+        abcall::store::tenants::create_tenant(&self.app.db, name)
+            .await
+            .expect("second tenant")
+            .1
+            .secret
+    }
+
+    /// Issues a key of `role` for the first tenant.
+    pub async fn key_with_role(&self, role: &str) -> String {
+        let reply = self
+            .post(
+                "/v1/tenants/me/keys",
+                json!({ "name": format!("{role} key"), "role": role }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers a PQR with sensible defaults merged with `overrides`.
+    pub async fn new_incident(&self, overrides: Value) -> Value {
+        let mut body = json!({
+            "channel": "phone",
+            "kind": "reclamo",
+            "subject": "Internet caído desde ayer",
+            "description": "El cliente reporta que no tiene servicio de internet desde ayer por la tarde.",
+            "location": { "region": "Perú", "department": "Lima", "province": "Lima", "district": "Miraflores" }
+        });
+        for (k, v) in overrides.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let reply = self.post("/v1/incidents", body).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body
+    }
+
+    pub async fn new_customer(&self, external_id: &str) -> Value {
+        let reply = self
+            .post(
+                "/v1/customers",
+                json!({ "external_id": external_id, "name": "María Quispe", "phone": "+51987654321" }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body
+    }
+
+    /// Moves a PQR; the step must succeed.
+    pub async fn move_to(&self, id: &str, step: Value) -> Value {
+        let reply = self
+            .post(&format!("/v1/incidents/{id}/transitions"), step)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body
+    }
+}
+
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}

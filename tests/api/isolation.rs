@@ -1,0 +1,134 @@
+//! Tenants never see each other's data: every route that takes an id answers 404 to another
+//! tenant's key, and lists never include another tenant's rows.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Backend, spawn_app};
+
+both_backends!(another_tenant_gets_404_on_every_id_route);
+
+async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let customer = app.new_customer("A-1").await;
+    let customer_id = customer["id"].as_str().unwrap();
+    let incident = app
+        .new_incident(json!({ "customer_id": customer_id }))
+        .await;
+    let incident_id = incident["id"].as_str().unwrap();
+    let agent_key_id = {
+        let reply = app
+            .post(
+                "/v1/tenants/me/keys",
+                json!({ "name": "agente", "role": "agent" }),
+            )
+            .await;
+        reply.body["id"].as_str().unwrap().to_owned()
+    };
+    let b = app.other_tenant("Tenant B").await;
+
+    let customer_body = json!({ "external_id": "A-1", "name": "Intruso" });
+    let routes = [
+        (Method::GET, "/v1/customers/{id}", customer_id, None),
+        (
+            Method::PUT,
+            "/v1/customers/{id}",
+            customer_id,
+            Some(customer_body),
+        ),
+        (Method::GET, "/v1/customers/{id}/360", customer_id, None),
+        (Method::GET, "/v1/incidents/{id}", incident_id, None),
+        (
+            Method::POST,
+            "/v1/incidents/{id}/transitions",
+            incident_id,
+            Some(json!({ "to": "in_progress" })),
+        ),
+        (Method::GET, "/v1/incidents/{id}/events", incident_id, None),
+        (
+            Method::DELETE,
+            "/v1/tenants/me/keys/{id}",
+            agent_key_id.as_str(),
+            None,
+        ),
+    ];
+
+    // Every route with an id in its path must be listed above: a new one fails here until added.
+    let openapi = app.get("/openapi.json").await.body;
+    for (path, item) in openapi["paths"].as_object().unwrap() {
+        if !path.contains('{') {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            assert!(
+                routes
+                    .iter()
+                    .any(|(m, p, _, _)| m.as_str() == method && p == path),
+                "{method} {path} is not covered by the tenant isolation test"
+            );
+        }
+    }
+
+    for (method, template, id, body) in &routes {
+        let path = template.replace("{id}", id);
+        let reply = app.call(method.clone(), &path, &b, body.clone()).await;
+        reply.assert_problem(404, "not-found");
+        // And the owner still reaches it (so the 404 is isolation, not a broken route).
+        if *method == Method::GET {
+            let own = app.get(&path).await;
+            assert_eq!(own.status, 200, "{method} {path}: {}", own.body);
+        }
+    }
+
+    // Nothing changed for tenant A.
+    let still = app.get(&format!("/v1/customers/{customer_id}")).await;
+    assert_eq!(still.body["name"], "María Quispe");
+    let still = app.get(&format!("/v1/incidents/{incident_id}")).await;
+    assert_eq!(still.body["state"], "registered");
+    let keys = app.get("/v1/tenants/me/keys").await;
+    assert!(
+        keys.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["revoked_at"].is_null())
+    );
+
+    // Lists are scoped too, and B cannot attach A's customer to its PQR.
+    for list in ["/v1/customers", "/v1/incidents", "/v1/tenants/me/keys"] {
+        let reply = app.call(Method::GET, list, &b, None).await;
+        assert_eq!(reply.status, 200);
+        let text = reply.body.to_string();
+        assert!(
+            !text.contains(customer_id) && !text.contains(incident_id),
+            "{list}: {text}"
+        );
+    }
+    let filtered = app
+        .call(
+            Method::GET,
+            &format!("/v1/incidents?customer_id={customer_id}"),
+            &b,
+            None,
+        )
+        .await;
+    assert_eq!(filtered.body["items"].as_array().unwrap().len(), 0);
+    let borrow = app
+        .call(
+            Method::POST,
+            "/v1/incidents",
+            &b,
+            Some(json!({
+                "channel": "web", "kind": "queja", "subject": "x", "description": "y",
+                "customer_id": customer_id
+            })),
+        )
+        .await;
+    borrow.assert_problem(422, "validation");
+    assert_eq!(borrow.fields(), ["customer_id"]);
+    // B's own tenant view is B's.
+    let me = app.call(Method::GET, "/v1/tenants/me", &b, None).await;
+    assert_eq!(me.body["name"], "Tenant B");
+}

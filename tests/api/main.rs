@@ -1,0 +1,11 @@
+//! Black-box tests: each starts the real server on 127.0.0.1:0 over a fresh database and runs on
+//! both SQLite and PostgreSQL (see `helpers::both_backends!`).
+
+mod helpers;
+
+mod customers;
+mod errors;
+mod incidents;
+mod isolation;
+mod ops;
+mod tenants;
