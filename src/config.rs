@@ -130,6 +130,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the error type
     fn file_then_environment() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

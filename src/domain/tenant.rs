@@ -242,8 +242,10 @@ mod tests {
 
     #[test]
     fn bad_settings_name_each_field() {
-        let mut settings = TenantSettings::default();
-        settings.greeting = " ".into();
+        let mut settings = TenantSettings {
+            greeting: " ".into(),
+            ..TenantSettings::default()
+        };
         settings.sla.high.first_response_minutes = 0;
         settings.sla.low.first_response_minutes = 5_000;
         settings.channel_fees.email.currency = Currency::USD;

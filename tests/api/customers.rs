@@ -95,7 +95,7 @@ fn bulk_item(i: usize, name: &str) -> Value {
         "external_id": format!("BULK-{i:05}"),
         "name": format!("{name} {i}"),
         "phone": format!("+5198{i:07}"),
-        "segment": if i % 3 == 0 { "prepago" } else { "postpago" },
+        "segment": if i.is_multiple_of(3) { "prepago" } else { "postpago" },
         "attributes": { "tenure_months": i % 72, "monthly_charge_pen": 49.9 }
     })
 }

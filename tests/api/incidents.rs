@@ -365,9 +365,9 @@ async fn idempotent_create_returns_the_first_incident(backend: Backend) {
     assert_eq!(misuse.fields(), ["Idempotency-Key"]);
 }
 
-async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
+async fn futures_join_all<F>(futures: Vec<F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
