@@ -97,8 +97,17 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
+        // Only the variables that name a field: ABCALL_CONFIG, ABCALL_TEST_* and future
+        // variables of other tools must not make start-up fail, while a typo in the file does.
+        let fields: Vec<String> = match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
         figment
-            .merge(Env::prefixed("ABCALL_").ignore(&["CONFIG"]))
+            .merge(
+                Env::prefixed("ABCALL_")
+                    .filter(move |key| fields.iter().any(|f| key.as_str().eq_ignore_ascii_case(f))),
+            )
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))
     }
@@ -138,9 +147,12 @@ mod tests {
                 "bind = \"0.0.0.0:9000\"\nlog_format = \"json\"",
             )?;
             jail.set_env("ABCALL_BIND", "127.0.0.1:9001");
+            jail.set_env("ABCALL_TEST_SOMETHING_ELSE", "ignored");
             let config = Config::load(Some(Path::new("abcall.toml"))).unwrap();
             assert_eq!(config.bind.port(), 9001);
             assert_eq!(config.log_format, LogFormat::Json);
+            jail.create_file("typo.toml", "bnid = \"0.0.0.0:9000\"")?;
+            assert!(Config::load(Some(Path::new("typo.toml"))).is_err());
             Ok(())
         });
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod store;
 pub mod telemetry;
+pub mod testkit;
 
 use std::sync::Arc;
 

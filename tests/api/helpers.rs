@@ -39,38 +39,13 @@ pub struct TestApp {
     /// Admin key of the test's first tenant.
     pub key: String,
     pub app: Arc<App>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _server: abcall::testkit::Running,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
 }
 
 pub fn postgres_base_url() -> String {
     std::env::var("ABCALL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// Creates an empty PostgreSQL database for one test and returns its URL.
-async fn fresh_postgres_database() -> String {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let base = postgres_base_url();
-    let name = format!("abcall_t_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = sqlx::AnyConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is needed for the postgres tests: {e}"));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
-    format!("{prefix}/{name}")
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -81,31 +56,30 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_owned(),
         db_max_connections: 8,
         ..Config::default()
     };
     if backend == Backend::Postgres {
-        config.database_url = Some(fresh_postgres_database().await);
+        let base = postgres_base_url();
+        let url = abcall::testkit::fresh_postgres_database(&base)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL at {base} is needed for the postgres tests: {e}")
+            });
+        config.database_url = Some(url);
     }
     adjust(&mut config);
-    let app = App::start(config).await.expect("app starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(abcall::serve(app.clone(), listener, async {
-        let _ = rx.await;
-    }));
-    let (_, key) = abcall::store::tenants::create_tenant(&app.db, "Tenant A")
+    let server = abcall::testkit::start(config).await.expect("app starts");
+    let (_, key) = abcall::store::tenants::create_tenant(&server.app.db, "Tenant A")
         .await
         .expect("tenant");
     TestApp {
-        base,
+        base: server.base.clone(),
         client: reqwest::Client::new(),
         key: key.secret,
-        app,
-        shutdown: Some(tx),
+        app: server.app.clone(),
+        _server: server,
         _dir: dir,
     }
 }

@@ -1,0 +1,62 @@
+//! Starting a real server for black-box tests and load benchmarks: bound on 127.0.0.1:0, over a
+//! fresh database, stopped when dropped. Lives in the library so tests and benches share it.
+
+use std::sync::Arc;
+
+use sqlx::Connection;
+
+use crate::App;
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// A server running in this process.
+pub struct Running {
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    pub app: Arc<App>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts the app with `config` (its `bind` is ignored) on an ephemeral loopback port.
+pub async fn start(config: Config) -> Result<Running> {
+    let app = App::start(config).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Error::Internal(format!("cannot bind 127.0.0.1:0: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(crate::serve(app.clone(), listener, async {
+        let _ = rx.await;
+    }));
+    Ok(Running {
+        base: format!("http://{address}"),
+        app,
+        shutdown: Some(tx),
+    })
+}
+
+/// Creates an empty PostgreSQL database named `abcall_t_<uuid>` next to `base_url`'s and
+/// returns its URL; `scripts/test` drops these after a run.
+pub async fn fresh_postgres_database(base_url: &str) -> Result<String> {
+    sqlx::any::install_default_drivers();
+    let name = format!("abcall_t_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::AnyConnection::connect(base_url).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    let (prefix, _) = base_url
+        .rsplit_once('/')
+        .ok_or_else(|| Error::Internal(format!("{base_url} has no database path")))?;
+    Ok(format!("{prefix}/{name}"))
+}
