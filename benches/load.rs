@@ -255,14 +255,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut rows = Vec::new();
-    for backend in &options.backends {
-        eprintln!("benchmarking {backend}…");
-        rows.extend(runtime.block_on(bench_backend(backend, &options)));
-    }
     println!("| backend | what | throughput | p50 | p99 | vs seed |");
     println!("| --- | --- | --- | --- | --- | --- |");
-    for row in rows {
-        println!("{row}");
+    for backend in &options.backends {
+        for row in runtime.block_on(bench_backend(backend, &options)) {
+            println!("{row}");
+        }
     }
 }

@@ -82,12 +82,13 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(not_found)
         .with_state(app)
-        .layer(middleware::map_response(ensure_problem))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        // Outside the limit and timeout layers, so their rejections become problem+json too.
+        .layer(middleware::map_response(ensure_problem))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_| {

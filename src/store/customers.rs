@@ -214,43 +214,27 @@ pub async fn bulk_upsert(
     }
     let now = to_millis(Timestamp::now());
     let mut tx = db.writer.begin().await?;
-    let mut existing: HashMap<String, String> = HashMap::new();
-    for chunk in items.chunks(BULK_CHUNK) {
-        let mut sql = Sql::new("SELECT external_id, id FROM customers WHERE tenant_id = ");
-        sql.bind(tenant_id.to_owned()).push(" AND external_id IN (");
-        for (i, item) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(item.external_id.clone());
-        }
-        sql.push(")");
-        for row in sql.fetch_all(&mut *tx).await? {
-            existing.insert(row.try_get(0)?, row.try_get(1)?);
-        }
-    }
     let mut ids = Vec::with_capacity(items.len());
+    let mut created = 0;
     for chunk in items.chunks(BULK_CHUNK) {
+        // Every row proposes a new id; a row that already existed keeps (and returns) its own,
+        // which is how created and updated rows are told apart without a lookup first.
+        let proposed: HashMap<&str, String> = chunk
+            .iter()
+            .map(|item| (item.external_id.as_str(), new_id()))
+            .collect();
         let mut sql = Sql::new(&format!(
             "INSERT INTO customers (id, tenant_id, {}, created_at, updated_at) VALUES ",
             DATA_COLUMNS.join(", ")
         ));
         for (i, item) in chunk.iter().enumerate() {
-            let id = existing
-                .get(&item.external_id)
-                .cloned()
-                .unwrap_or_else(new_id);
             sql.push(if i == 0 { "(" } else { ", (" });
-            sql.bind(id.clone())
+            sql.bind(proposed[item.external_id.as_str()].clone())
                 .push(", ")
                 .bind(tenant_id.to_owned())
                 .push(", ");
             bind_data(&mut sql, item);
             sql.push(", ").bind(now).push(", ").bind(now).push(")");
-            ids.push(BulkId {
-                external_id: item.external_id.clone(),
-                id,
-            });
         }
         sql.push(" ON CONFLICT (tenant_id, external_id) DO UPDATE SET ");
         let updates: Vec<String> = DATA_COLUMNS
@@ -259,12 +243,28 @@ pub async fn bulk_upsert(
             .map(|c| format!("{c} = excluded.{c}"))
             .collect();
         sql.push(&updates.join(", "));
-        sql.execute(&mut *tx).await?;
+        sql.push(" RETURNING external_id, id");
+        let mut stored: HashMap<String, String> = HashMap::with_capacity(chunk.len());
+        for row in sql.fetch_all(&mut *tx).await? {
+            stored.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+        for item in chunk {
+            let id = stored.remove(&item.external_id).ok_or_else(|| {
+                Error::Internal(format!("upsert returned no row for {}", item.external_id))
+            })?;
+            if id == proposed[item.external_id.as_str()] {
+                created += 1;
+            }
+            ids.push(BulkId {
+                external_id: item.external_id.clone(),
+                id,
+            });
+        }
     }
     tx.commit().await?;
     Ok(BulkOutcome {
-        created: items.len() - existing.len(),
-        updated: existing.len(),
+        created,
+        updated: items.len() - created,
         ids,
     })
 }

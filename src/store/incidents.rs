@@ -588,50 +588,43 @@ pub async fn for_customer(
     customer_id: &str,
     limit: i64,
 ) -> Result<(Vec<IncidentSummary>, Vec<IncidentSummary>, i64, i64)> {
-    let open_states: Vec<&str> = State::ALL
-        .into_iter()
-        .filter(|s| s.is_open())
-        .map(State::as_str)
-        .collect();
-    let mut open = Sql::new(&format!(
-        "SELECT {COLUMNS} FROM incidents WHERE tenant_id = "
-    ));
-    open.bind(tenant_id.to_owned());
-    open.push(" AND customer_id = ")
-        .bind(customer_id.to_owned());
-    open.push(" AND state IN (");
-    for (i, state) in open_states.iter().enumerate() {
-        if i > 0 {
-            open.push(", ");
+    let open_states = || State::ALL.into_iter().filter(|s| s.is_open());
+    let scoped = |select: &str| {
+        let mut sql = Sql::new(select);
+        sql.push(" FROM incidents WHERE tenant_id = ")
+            .bind(tenant_id.to_owned());
+        sql.push(" AND customer_id = ").bind(customer_id.to_owned());
+        sql
+    };
+    let only_open = |sql: &mut Sql| {
+        sql.push(" AND state IN (");
+        for (i, state) in open_states().enumerate() {
+            sql.push(if i == 0 { "" } else { ", " })
+                .bind(state.as_str());
         }
-        open.bind(state.to_string());
-    }
-    open.push(") ORDER BY id DESC LIMIT ").bind(limit);
+        sql.push(")");
+    };
+    let mut open = scoped(&format!("SELECT {COLUMNS}"));
+    only_open(&mut open);
+    open.push(" ORDER BY id DESC LIMIT ").bind(limit);
     let open = open.fetch_all(&db.reader).await?;
-    let recent = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM incidents WHERE tenant_id = $1 AND customer_id = $2 \
-         ORDER BY id DESC LIMIT $3"
-    )))
-    .bind(tenant_id)
-    .bind(customer_id)
-    .bind(limit)
-    .fetch_all(&db.reader)
-    .await?;
-    let counts = sqlx::query(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN state IN ('resolved', 'closed', 'rejected') \
-         THEN 0 ELSE 1 END), 0) FROM incidents WHERE tenant_id = $1 AND customer_id = $2",
-    )
-    .bind(tenant_id)
-    .bind(customer_id)
-    .fetch_one(&db.reader)
-    .await?;
+    let mut recent = scoped(&format!("SELECT {COLUMNS}"));
+    recent.push(" ORDER BY id DESC LIMIT ").bind(limit);
+    let recent = recent.fetch_all(&db.reader).await?;
+    let total = scoped("SELECT COUNT(*)").fetch_all(&db.reader).await?;
+    let mut open_count = scoped("SELECT COUNT(*)");
+    only_open(&mut open_count);
+    let open_count = open_count.fetch_all(&db.reader).await?;
+    let count = |rows: &[AnyRow]| -> Result<i64> {
+        Ok(rows.first().map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
+    };
     let summaries = |rows: Vec<AnyRow>| -> Result<Vec<IncidentSummary>> {
         rows.iter().map(|r| from_row(r).map(Into::into)).collect()
     };
     Ok((
         summaries(open)?,
         summaries(recent)?,
-        counts.try_get(0)?,
-        counts.try_get(1)?,
+        count(&total)?,
+        count(&open_count)?,
     ))
 }
