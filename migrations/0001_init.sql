@@ -43,9 +43,10 @@ CREATE TABLE customers (
     attributes           TEXT NOT NULL,
     created_at           BIGINT NOT NULL,
     updated_at           BIGINT NOT NULL,
-    UNIQUE (tenant_id, external_id)
+    UNIQUE (tenant_id, external_id),
+    -- lets incidents reference a customer *of the same tenant* (see incidents' foreign key).
+    UNIQUE (tenant_id, id)
 );
-CREATE INDEX customers_tenant_id ON customers (tenant_id, id);
 CREATE INDEX customers_tenant_phone ON customers (tenant_id, phone);
 CREATE INDEX customers_tenant_document ON customers (tenant_id, document_id);
 
@@ -56,7 +57,7 @@ CREATE TABLE incidents (
     kind                   TEXT NOT NULL,
     subject                TEXT NOT NULL,
     description            TEXT NOT NULL,
-    customer_id            TEXT REFERENCES customers(id),
+    customer_id            TEXT,
     product                TEXT,
     region                 TEXT,
     department             TEXT,
@@ -80,7 +81,9 @@ CREATE TABLE incidents (
     created_at             BIGINT NOT NULL,
     updated_at             BIGINT NOT NULL,
     -- optimistic concurrency: bumped by every change.
-    version                BIGINT NOT NULL
+    version                BIGINT NOT NULL,
+    -- the database itself refuses a PQR that names another tenant's customer.
+    FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, id)
 );
 CREATE INDEX incidents_tenant_id ON incidents (tenant_id, id);
 CREATE INDEX incidents_tenant_state ON incidents (tenant_id, state, id);

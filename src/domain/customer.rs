@@ -226,6 +226,35 @@ impl CustomerInput {
     }
 }
 
+/// Parses every item of a bulk request on its own, so one bad item does not hide the others;
+/// errors are rooted at `[index]`.
+pub fn parse_batch(
+    items: &[Box<serde_json::value::RawValue>],
+) -> Result<Vec<CustomerData>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut parsed = Vec::with_capacity(items.len());
+    for (index, raw) in items.iter().enumerate() {
+        let root = format!("[{index}]");
+        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+        match serde_path_to_error::deserialize::<_, CustomerInput>(&mut deserializer) {
+            Err(e) => {
+                let path = e.path().to_string();
+                let field = if path == "." { String::new() } else { path };
+                errors.push(FieldError::new(field, e.inner().to_string()).under(&root));
+            }
+            Ok(input) => match input.parse() {
+                Ok(data) => parsed.push(data),
+                Err(item_errors) => errors.extend(item_errors.into_iter().map(|e| e.under(&root))),
+            },
+        }
+    }
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(errors)
+    }
+}
+
 fn is_plausible_email(value: &str) -> bool {
     let Some((local, domain)) = value.rsplit_once('@') else {
         return false;

@@ -12,8 +12,7 @@ use super::extract::{ApiQuery, Caller, JsonBody};
 use super::location;
 use crate::App;
 use crate::domain::access::Action;
-use crate::domain::customer::CustomerInput;
-use crate::domain::validation::FieldError;
+use crate::domain::customer::{CustomerInput, parse_batch};
 use crate::error::{Error, Problem, Result};
 use crate::store::customers::{self, BulkOutcome, Customer, Customer360, CustomerFilter};
 use crate::store::incidents::Page;
@@ -109,33 +108,7 @@ async fn bulk_upsert(
             format!("send between 1 and {MAX_BULK_ITEMS} customers"),
         ));
     }
-    let mut errors: Vec<FieldError> = Vec::new();
-    let mut parsed = Vec::with_capacity(items.len());
-    for (index, raw) in items.iter().enumerate() {
-        let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-        let input: std::result::Result<CustomerInput, _> =
-            serde_path_to_error::deserialize(&mut deserializer);
-        match input {
-            Err(e) => {
-                let path = e.path().to_string();
-                let field = if path == "." { String::new() } else { path };
-                errors.push(
-                    FieldError::new(field, e.inner().to_string()).under(&format!("[{index}]")),
-                );
-            }
-            Ok(input) => match input.parse() {
-                Ok(data) => parsed.push(data),
-                Err(item_errors) => errors.extend(
-                    item_errors
-                        .into_iter()
-                        .map(|e| e.under(&format!("[{index}]"))),
-                ),
-            },
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
+    let parsed = parse_batch(&items).map_err(Error::Validation)?;
     Ok(Json(
         customers::bulk_upsert(&app.db, &principal.tenant_id, parsed).await?,
     ))

@@ -362,10 +362,10 @@ pub async fn view_360(db: &Db, tenant_id: &str, id: &str) -> Result<Customer360>
     let (open, recent, total, open_count) =
         incidents::for_customer(db, tenant_id, id, VIEW_LIMIT).await?;
     let rows = sqlx::query(
-        "SELECT e.at, e.incident_id, e.kind, e.to_state, e.actor_name FROM incident_events e \
-         JOIN incidents i ON i.id = e.incident_id \
-         WHERE i.tenant_id = $1 AND i.customer_id = $2 AND e.tenant_id = $1 \
-         ORDER BY e.at DESC, e.seq DESC LIMIT $3",
+        "SELECT at, incident_id, kind, to_state, actor_name FROM incident_events \
+         WHERE tenant_id = $1 AND incident_id IN \
+             (SELECT id FROM incidents WHERE tenant_id = $1 AND customer_id = $2) \
+         ORDER BY at DESC, seq DESC LIMIT $3",
     )
     .bind(tenant_id)
     .bind(id)

@@ -49,6 +49,51 @@ pub struct Incident {
     pub version: i64,
 }
 
+impl Incident {
+    /// The representation of a PQR just registered, without reading it back.
+    fn registered(
+        id: String,
+        new: NewIncident,
+        priority: Priority,
+        first_response_due_at: Timestamp,
+        resolution_due_at: Timestamp,
+        now: Timestamp,
+    ) -> Incident {
+        // Stored times have millisecond precision; report what a later read will return.
+        let now = from_millis(to_millis(now));
+        Incident {
+            id,
+            channel: new.channel,
+            kind: new.kind,
+            subject: new.subject,
+            description: new.description,
+            customer_id: new.customer_id,
+            product: new.product,
+            location: new.location,
+            impact: new.impact,
+            urgency: new.urgency,
+            priority,
+            state: State::Registered,
+            escalation_level: 0,
+            assignee: None,
+            rejected_by: None,
+            rejection_reason: None,
+            resolution: None,
+            external_ref: new.external_ref,
+            sla: Sla {
+                first_response_due_at: from_millis(to_millis(first_response_due_at)),
+                resolution_due_at: from_millis(to_millis(resolution_due_at)),
+                first_response_at: None,
+            },
+            resolved_at: None,
+            closed_at: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
 /// Service-level targets of a PQR and whether they were met.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Sla {
@@ -158,17 +203,6 @@ pub async fn register(
     let due = settings.sla_due(priority, now);
     let id = new_id();
     let mut tx = db.writer.begin().await?;
-    if let Some(customer_id) = &new.customer_id {
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM customers WHERE id = $1 AND tenant_id = $2")
-                .bind(customer_id)
-                .bind(&principal.tenant_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_none() {
-            return Err(Error::validation("customer_id", "no such customer"));
-        }
-    }
     sqlx::query(
         "INSERT INTO incidents (id, tenant_id, channel, kind, subject, description, customer_id, \
          product, region, department, province, district, impact, urgency, priority, state, \
@@ -197,7 +231,14 @@ pub async fn register(
     .bind(to_millis(due.resolution))
     .bind(to_millis(now))
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(|e| match &e {
+        // The composite foreign key only accepts a customer of the caller's tenant.
+        sqlx::Error::Database(db_error) if db_error.is_foreign_key_violation() => {
+            Error::validation("customer_id", "no such customer")
+        }
+        _ => Error::from(e),
+    })?;
     let data = serde_json::json!({ "channel": new.channel, "priority": priority });
     append_event(
         &mut tx,
@@ -226,7 +267,7 @@ pub async fn register(
     }
     tx.commit().await?;
     Ok(Registered {
-        incident: get(db, &principal.tenant_id, &id).await?,
+        incident: Incident::registered(id, new, priority, due.first_response, due.resolution, now),
         replayed: false,
     })
 }
