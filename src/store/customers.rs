@@ -362,8 +362,10 @@ pub async fn view_360(db: &Db, tenant_id: &str, id: &str) -> Result<Customer360>
     let (open, recent, total, open_count) =
         incidents::for_customer(db, tenant_id, id, VIEW_LIMIT).await?;
     let rows = sqlx::query(
+        // Scoped through the subquery: naming events' own tenant_id here would lead SQLite to
+        // scan the tenant's whole timeline instead of the customer's few PQRs.
         "SELECT at, incident_id, kind, to_state, actor_name FROM incident_events \
-         WHERE tenant_id = $1 AND incident_id IN \
+         WHERE incident_id IN \
              (SELECT id FROM incidents WHERE tenant_id = $1 AND customer_id = $2) \
          ORDER BY at DESC, seq DESC LIMIT $3",
     )
