@@ -1,0 +1,28 @@
+//! Machine learning: local models only, loaded from files the installer verified.
+
+pub mod embed;
+
+/// Why a model could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum MlError {
+    #[error("model {model} is not installed; run `abcall models install {model}`")]
+    NotInstalled { model: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid {what}: {detail}")]
+    Format {
+        path: std::path::PathBuf,
+        what: &'static str,
+        detail: String,
+    },
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("tensor computation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+    #[error("model files: {0}")]
+    Install(#[from] crate::models::InstallError),
+}
