@@ -8,6 +8,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod kb;
 pub mod ml;
 pub mod models;
 pub mod store;

@@ -1,0 +1,3 @@
+//! Knowledge base: per-tenant articles, their chunks' vectors, and retrieval for agents and bots.
+
+pub mod index;
