@@ -14,6 +14,7 @@ pub const DEMO_TENANT: &str = "Andina Telecom (demo)";
 
 const CUSTOMERS: &str = include_str!("../data/demo/customers.json");
 const INCIDENTS: &str = include_str!("../data/demo/incidents.json");
+const ARTICLES: &str = include_str!("../data/demo/kb.json");
 
 #[derive(Deserialize)]
 struct DemoIncident {
@@ -24,12 +25,27 @@ struct DemoIncident {
     lifecycle: Vec<TransitionRequest>,
 }
 
-/// Creates the demo tenant with its data if it does not exist; returns an admin key.
-pub async fn install(db: &Db) -> Result<String> {
+/// Loads the demo knowledge base (Spanish articles) into a tenant; needs the e5-small model.
+pub async fn install_knowledge(
+    knowledge: &crate::kb::KnowledgeBase,
+    tenant_id: &str,
+) -> Result<usize> {
+    let articles: Vec<crate::domain::kb::ArticleInput> = serde_json::from_str(ARTICLES)
+        .map_err(|e| Error::Internal(format!("demo knowledge base unreadable: {e}")))?;
+    let count = articles.len();
+    for input in articles {
+        let data = input.parse().map_err(Error::Validation)?;
+        knowledge.save(tenant_id, None, data).await?;
+    }
+    Ok(count)
+}
+
+/// Creates the demo tenant with its data if it does not exist; returns its id and an admin key.
+pub async fn install(db: &Db) -> Result<(String, String)> {
     if let Some(tenant) = tenants::find_tenant_by_name(db, DEMO_TENANT).await? {
         let key =
             tenants::create_key(db, &tenant.id, "demo", crate::domain::access::Role::Admin).await?;
-        return Ok(key.secret);
+        return Ok((tenant.id, key.secret));
     }
     let (tenant, key) = tenants::create_tenant(db, DEMO_TENANT).await?;
     let bad_data = |e: serde_json::Error| Error::Internal(format!("demo data unreadable: {e}"));
@@ -67,5 +83,5 @@ pub async fn install(db: &Db) -> Result<String> {
             incidents::transition(db, &principal, &registered.incident.id, step).await?;
         }
     }
-    Ok(key.secret)
+    Ok((tenant.id, key.secret))
 }

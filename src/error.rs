@@ -40,6 +40,9 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
+    /// A part of the service is not ready on this installation (e.g. a model is not installed).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -62,6 +65,7 @@ impl Error {
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::InvalidTransition { .. } | Error::Conflict(_) => StatusCode::CONFLICT,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Migration(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -78,6 +82,7 @@ impl Error {
             Error::InvalidTransition { .. } => "invalid-transition",
             Error::Conflict(_) => "conflict",
             Error::UnsupportedMediaType(_) => "unsupported-media-type",
+            Error::Unavailable(_) => "unavailable",
             Error::Database(_) | Error::Migration(_) | Error::Internal(_) => "internal",
         }
     }

@@ -28,6 +28,8 @@ pub struct App {
     pub db: Db,
     pub settings: SettingsCache,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Loaded on first use: the embedding model takes a moment and may not be installed.
+    knowledge: tokio::sync::OnceCell<Arc<kb::KnowledgeBase>>,
 }
 
 impl App {
@@ -45,7 +47,39 @@ impl App {
             db,
             settings: SettingsCache::default(),
             metrics: telemetry::metrics_handle(),
+            knowledge: tokio::sync::OnceCell::new(),
         }))
+    }
+
+    /// The knowledge base, loading the embedding model and opening the vector index on first use;
+    /// `Unavailable` (503) while the model is not installed.
+    pub async fn knowledge(&self) -> Result<Arc<kb::KnowledgeBase>> {
+        self.knowledge
+            .get_or_try_init(|| async {
+                let models_dir = self.config.models_dir.clone();
+                let index_dir = self.config.data_dir.join("vectors").join("kb");
+                let db = self.db.clone();
+                tokio::task::spawn_blocking(move || {
+                    let embedder =
+                        ml::embed::Embedder::shared_e5(&models_dir).map_err(|e| match e {
+                            ml::MlError::NotInstalled { .. } => {
+                                error::Error::Unavailable(e.to_string())
+                            }
+                            other => error::Error::Internal(other.to_string()),
+                        })?;
+                    let index = kb::index::EdgeIndex::open(&index_dir, embedder.dimension())
+                        .map_err(|e| error::Error::Internal(e.to_string()))?;
+                    Ok(Arc::new(kb::KnowledgeBase::new(
+                        db,
+                        Arc::new(index),
+                        embedder,
+                    )))
+                })
+                .await
+                .map_err(|e| error::Error::Internal(format!("loading the knowledge base: {e}")))?
+            })
+            .await
+            .cloned()
     }
 }
 

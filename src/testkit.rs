@@ -15,6 +15,25 @@ pub struct Running {
     pub base: String,
     pub app: Arc<App>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// Stops the server and waits until it has released the app (files closed, indexes flushed).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        // Connection tasks still hold the router (and so the app) for a moment after the server
+        // returns; wait until ours is the last handle, so the app is dropped here and now.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&self.app) > 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
 }
 
 impl Drop for Running {
@@ -35,13 +54,14 @@ pub async fn start(config: Config) -> Result<Running> {
         .local_addr()
         .map_err(|e| Error::Internal(e.to_string()))?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(crate::serve(app.clone(), listener, async {
+    let task = tokio::spawn(crate::serve(app.clone(), listener, async {
         let _ = rx.await;
     }));
     Ok(Running {
         base: format!("http://{address}"),
         app,
         shutdown: Some(tx),
+        task: Some(task),
     })
 }
 

@@ -30,6 +30,8 @@ pub enum Action {
     ReadIncidents,
     CreateIncidents,
     WorkIncidents,
+    ReadKnowledge,
+    WriteKnowledge,
 }
 
 impl Action {
@@ -43,6 +45,8 @@ impl Action {
             Action::ReadIncidents => "read incidents",
             Action::CreateIncidents => "register incidents",
             Action::WorkIncidents => "work on incidents",
+            Action::ReadKnowledge => "read the knowledge base",
+            Action::WriteKnowledge => "write the knowledge base",
         }
     }
 }
@@ -77,17 +81,30 @@ impl Role {
             Role::Admin => true,
             Role::Agent => matches!(
                 action,
-                ReadTenant | ReadCustomers | ReadIncidents | CreateIncidents | WorkIncidents
+                ReadTenant
+                    | ReadCustomers
+                    | ReadIncidents
+                    | CreateIncidents
+                    | WorkIncidents
+                    | ReadKnowledge
             ),
             Role::Channel => matches!(
                 action,
-                ReadTenant | ReadCustomers | ReadIncidents | CreateIncidents
+                ReadTenant | ReadCustomers | ReadIncidents | CreateIncidents | ReadKnowledge
             ),
             Role::Data => matches!(
                 action,
-                ReadTenant | ReadCustomers | WriteCustomers | ReadIncidents
+                ReadTenant
+                    | ReadCustomers
+                    | WriteCustomers
+                    | ReadIncidents
+                    | ReadKnowledge
+                    | WriteKnowledge
             ),
-            Role::Viewer => matches!(action, ReadTenant | ReadCustomers | ReadIncidents),
+            Role::Viewer => matches!(
+                action,
+                ReadTenant | ReadCustomers | ReadIncidents | ReadKnowledge
+            ),
         }
     }
 }
@@ -136,6 +153,7 @@ mod tests {
             Action::WriteCustomers,
             Action::CreateIncidents,
             Action::WorkIncidents,
+            Action::WriteKnowledge,
         ] {
             assert!(!Role::Viewer.may(action), "{action:?}");
         }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod calendar;
 pub mod customer;
 pub mod incident;
+pub mod kb;
 pub mod priority;
 pub mod tenant;
 pub mod validation;

@@ -6,6 +6,7 @@ mod customers;
 pub mod extract;
 mod health;
 mod incidents;
+mod kb;
 mod tenants;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "tenants", description = "The caller's tenant: settings and API keys"),
         (name = "customers", description = "Customer data and the agent's 360 view"),
         (name = "incidents", description = "PQRs and their lifecycle"),
+        (name = "knowledge", description = "Knowledge-base articles, search and suggested answers"),
     )
 )]
 struct ApiDoc;
@@ -65,6 +67,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .merge(tenants::router())
         .merge(customers::router())
         .merge(incidents::router())
+        .merge(kb::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

@@ -1,3 +1,6 @@
 //! Knowledge base: per-tenant articles, their chunks' vectors, and retrieval for agents and bots.
 
 pub mod index;
+pub mod service;
+
+pub use service::{KnowledgeBase, SearchRequest, Suggestion};

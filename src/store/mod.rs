@@ -5,6 +5,7 @@
 pub mod customers;
 pub mod idempotency;
 pub mod incidents;
+pub mod kb;
 mod sql;
 pub mod tenants;
 
@@ -39,8 +40,10 @@ pub struct Db {
 }
 
 /// The schema, embedded in the binary. Migrations are portable SQL run on both backends.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (2, "kb", include_str!("../../migrations/0002_kb.sql")),
+];
 
 impl Db {
     /// Connects to `url` (`postgres://…` or `sqlite://…`), or to `<data_dir>/abcall.db`.

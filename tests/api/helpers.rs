@@ -38,14 +38,34 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Admin key of the test's first tenant.
     pub key: String,
-    pub app: Arc<App>,
-    _server: abcall::testkit::Running,
+    server: Option<abcall::testkit::Running>,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    /// Waits for the server to release the app before the data directory is removed, so the
+    /// vector index can flush into a directory that still exists.
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(server.stop());
+            });
+        }
+    }
 }
 
 pub fn postgres_base_url() -> String {
     std::env::var("ABCALL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Installed models (`scripts/test` installs them into `ABCALL_MODELS_DIR`).
+pub fn models_dir() -> std::path::PathBuf {
+    std::env::var_os("ABCALL_MODELS_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/cache")
+        })
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -58,6 +78,7 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
     let mut config = Config {
         data_dir: dir.path().to_owned(),
         db_max_connections: 8,
+        models_dir: models_dir(),
         ..Config::default()
     };
     if backend == Backend::Postgres {
@@ -78,8 +99,7 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         base: server.base.clone(),
         client: reqwest::Client::new(),
         key: key.secret,
-        app: server.app.clone(),
-        _server: server,
+        server: Some(server),
         _dir: dir,
     }
 }
@@ -127,6 +147,10 @@ impl Reply {
 }
 
 impl TestApp {
+    pub fn app(&self) -> &Arc<App> {
+        &self.server.as_ref().expect("server runs until drop").app
+    }
+
     pub async fn call(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> Reply {
         let mut request = self
             .client
@@ -148,7 +172,7 @@ impl TestApp {
 
     /// Creates another tenant and returns its admin key.
     pub async fn other_tenant(&self, name: &str) -> String {
-        abcall::store::tenants::create_tenant(&self.app.db, name)
+        abcall::store::tenants::create_tenant(&self.app().db, name)
             .await
             .expect("second tenant")
             .1

@@ -26,6 +26,14 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
             .await;
         reply.body["id"].as_str().unwrap().to_owned()
     };
+    let article = app
+        .post(
+            "/v1/kb/articles",
+            json!({ "title": "Reinicio del módem", "body": "Desconecte el módem 30 segundos." }),
+        )
+        .await;
+    assert_eq!(article.status, 201, "{}", article.body);
+    let article_id = article.body["id"].as_str().unwrap().to_owned();
     let b = app.other_tenant("Tenant B").await;
 
     let customer_body = json!({ "external_id": "A-1", "name": "Intruso" });
@@ -50,6 +58,30 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
             Method::DELETE,
             "/v1/tenants/me/keys/{id}",
             agent_key_id.as_str(),
+            None,
+        ),
+        (
+            Method::GET,
+            "/v1/kb/articles/{id}",
+            article_id.as_str(),
+            None,
+        ),
+        (
+            Method::PUT,
+            "/v1/kb/articles/{id}",
+            article_id.as_str(),
+            Some(json!({ "title": "Intruso", "body": "Texto ajeno" })),
+        ),
+        (
+            Method::DELETE,
+            "/v1/kb/articles/{id}",
+            article_id.as_str(),
+            None,
+        ),
+        (
+            Method::GET,
+            "/v1/incidents/{id}/suggestions",
+            incident_id,
             None,
         ),
     ];
@@ -97,7 +129,14 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
     );
 
     // Lists are scoped too, and B cannot attach A's customer to its PQR.
-    for list in ["/v1/customers", "/v1/incidents", "/v1/tenants/me/keys"] {
+    let still = app.get(&format!("/v1/kb/articles/{article_id}")).await;
+    assert_eq!(still.body["title"], "Reinicio del módem");
+    for list in [
+        "/v1/customers",
+        "/v1/incidents",
+        "/v1/tenants/me/keys",
+        "/v1/kb/articles",
+    ] {
         let reply = app.call(Method::GET, list, &b, None).await;
         assert_eq!(reply.status, 200);
         let text = reply.body.to_string();

@@ -7,5 +7,6 @@ mod customers;
 mod errors;
 mod incidents;
 mod isolation;
+mod kb;
 mod ops;
 mod tenants;

@@ -207,6 +207,30 @@ impl Embedder {
         })
     }
 
+    /// The e5-small embedder of a models directory, loaded once per process and shared (loading
+    /// reads and dequantises ~70 MB).
+    pub fn shared_e5(models_dir: &Path) -> Result<std::sync::Arc<Embedder>, MlError> {
+        use std::collections::HashMap;
+        use std::sync::{Arc, Mutex, OnceLock};
+        static LOADED: OnceLock<Mutex<HashMap<std::path::PathBuf, Arc<Embedder>>>> =
+            OnceLock::new();
+        let mut loaded = LOADED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(embedder) = loaded.get(models_dir) {
+            return Ok(embedder.clone());
+        }
+        let installer = Installer::new(models_dir.to_owned()).map_err(|e| MlError::Format {
+            path: models_dir.to_owned(),
+            what: "models manifest",
+            detail: e.to_string(),
+        })?;
+        let embedder = Arc::new(Embedder::e5_small(&installer)?);
+        loaded.insert(models_dir.to_owned(), embedder.clone());
+        Ok(embedder)
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

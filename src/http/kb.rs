@@ -1,0 +1,192 @@
+//! The knowledge base over HTTP: articles (written by admins and data teams), semantic search,
+//! and suggested answers for a PQR on the agent's screen.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{ApiQuery, Caller, JsonBody};
+use super::location;
+use crate::App;
+use crate::domain::access::Action;
+use crate::domain::kb::ArticleInput;
+use crate::error::{Error, Problem, Result};
+use crate::kb::{SearchRequest, Suggestion};
+use crate::store::incidents::{self, Page};
+use crate::store::kb::{self, Article};
+
+pub fn router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_articles, create_article))
+        .routes(routes!(get_article, replace_article, delete_article))
+        .routes(routes!(search))
+        .routes(routes!(suggestions))
+}
+
+/// Page of a list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct PageQuery {
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Adds an article; it is chunked, embedded and searchable when this returns.
+#[utoipa::path(post, path = "/v1/kb/articles", tag = "knowledge", request_body = ArticleInput,
+    responses((status = 201, body = Article), (status = 409, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn create_article(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    input: JsonBody<ArticleInput>,
+) -> Result<(StatusCode, [(HeaderName, HeaderValue); 1], Json<Article>)> {
+    let principal = caller.require(Action::WriteKnowledge)?;
+    let data = input.parse()?.parse().map_err(Error::Validation)?;
+    let article = app
+        .knowledge()
+        .await?
+        .save(&principal.tenant_id, None, data)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        location(format!("/v1/kb/articles/{}", article.id)),
+        Json(article),
+    ))
+}
+
+/// Lists articles, newest first.
+#[utoipa::path(get, path = "/v1/kb/articles", tag = "knowledge", params(PageQuery),
+    responses((status = 200, body = inline(Page<Article>))))]
+async fn list_articles(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Article>>> {
+    let principal = caller.require(Action::ReadKnowledge)?;
+    Ok(Json(
+        kb::list(
+            &app.db,
+            &principal.tenant_id,
+            page.limit,
+            page.cursor.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/kb/articles/{id}", tag = "knowledge",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Article), (status = 404, body = Problem)))]
+async fn get_article(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Article>> {
+    let principal = caller.require(Action::ReadKnowledge)?;
+    Ok(Json(kb::get(&app.db, &principal.tenant_id, &id).await?))
+}
+
+/// Replaces an article; its old passages leave the index.
+#[utoipa::path(put, path = "/v1/kb/articles/{id}", tag = "knowledge", request_body = ArticleInput,
+    params(("id" = String, Path)),
+    responses((status = 200, body = Article), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn replace_article(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    input: JsonBody<ArticleInput>,
+) -> Result<Json<Article>> {
+    let principal = caller.require(Action::WriteKnowledge)?;
+    let data = input.parse()?.parse().map_err(Error::Validation)?;
+    // 404 for another tenant's id before any model work.
+    kb::get(&app.db, &principal.tenant_id, &id).await?;
+    Ok(Json(
+        app.knowledge()
+            .await?
+            .save(&principal.tenant_id, Some(&id), data)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/kb/articles/{id}", tag = "knowledge",
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn delete_article(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let principal = caller.require(Action::WriteKnowledge)?;
+    kb::get(&app.db, &principal.tenant_id, &id).await?;
+    app.knowledge()
+        .await?
+        .delete(&principal.tenant_id, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Semantic search over the caller's knowledge base (Spanish and English queries alike).
+#[utoipa::path(post, path = "/v1/kb/search", tag = "knowledge", request_body = SearchRequest,
+    responses((status = 200, body = [Suggestion]), (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn search(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    request: JsonBody<SearchRequest>,
+) -> Result<Json<Vec<Suggestion>>> {
+    let principal = caller.require(Action::ReadKnowledge)?;
+    let request = request.parse()?;
+    Ok(Json(
+        app.knowledge()
+            .await?
+            .search(&principal.tenant_id, request)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct SuggestionsQuery {
+    /// How many answers (1 to 20, default 3).
+    k: Option<usize>,
+}
+
+/// Suggested knowledge-base answers for a PQR, from its subject and description.
+#[utoipa::path(get, path = "/v1/incidents/{id}/suggestions", tag = "knowledge",
+    params(("id" = String, Path), SuggestionsQuery),
+    responses((status = 200, body = [Suggestion]), (status = 404, body = Problem), (status = 503, body = Problem)))]
+async fn suggestions(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<SuggestionsQuery>,
+) -> Result<Json<Vec<Suggestion>>> {
+    let principal = caller.require(Action::ReadIncidents)?;
+    let incident = incidents::get(&app.db, &principal.tenant_id, &id).await?;
+    // The subject and the start of the description say what the PQR is about; a search query
+    // is capped at 2,000 characters.
+    let text: String = format!("{}\n{}", incident.subject, incident.description)
+        .chars()
+        .take(2_000)
+        .collect();
+    let request = SearchRequest {
+        query: text,
+        k: Some(query.k.unwrap_or(3)),
+        product: None,
+        language: None,
+    };
+    Ok(Json(
+        app.knowledge()
+            .await?
+            .search(&principal.tenant_id, request)
+            .await?,
+    ))
+}
