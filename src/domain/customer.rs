@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::incident::Location;
-use super::validation::{Errors, FieldError, optional_text, required_text};
+use super::validation::{
+    Errors, FieldError, default_language, language_tag, optional_text, required_text,
+};
 
 /// Person or company; tenants report and price them differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, Default)]
@@ -89,10 +91,6 @@ pub struct ContactPreferences {
     /// BCP 47 language tag for messages, e.g. "es-PE".
     #[serde(default = "default_language")]
     pub language: String,
-}
-
-fn default_language() -> String {
-    "es".to_owned()
 }
 
 impl Default for ContactPreferences {
@@ -183,18 +181,11 @@ impl CustomerInput {
         if !(0.0..=100.0).contains(&score) {
             errors.add("importance.score", "must be between 0 and 100");
         }
-        let language = self.contact_preferences.language.trim();
-        if language.is_empty()
-            || language.len() > 35
-            || !language
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            errors.add(
-                "contact_preferences.language",
-                "must be a language tag such as es or es-PE",
-            );
-        }
+        let language = language_tag(
+            &mut errors,
+            "contact_preferences.language",
+            &self.contact_preferences.language,
+        );
         let location = errors.take("location", self.location.parse());
         if serde_json::to_vec(&self.attributes).map_or(0, |v| v.len()) > MAX_ATTRIBUTES_BYTES {
             errors.add(
@@ -214,7 +205,7 @@ impl CustomerInput {
                     segment,
                     importance: self.importance,
                     contact_preferences: ContactPreferences {
-                        language: language.to_owned(),
+                        language,
                         ..self.contact_preferences
                     },
                     location,

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::validation::{Errors, FieldError, optional_text, required_text};
+use super::validation::{
+    Errors, FieldError, default_language, language_tag, optional_text, required_text,
+};
 
 /// An article as the tenant sends it (create, replace, or one line of an import).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -22,10 +24,6 @@ pub struct ArticleInput {
     pub product: Option<String>,
     /// Topic, e.g. "facturacion".
     pub category: Option<String>,
-}
-
-fn default_language() -> String {
-    "es".to_owned()
 }
 
 /// A validated article; only [`ArticleInput::parse`] builds one.
@@ -58,15 +56,7 @@ impl ArticleInput {
                 tags.push(tag.to_lowercase());
             }
         }
-        let language = self.language.trim().to_owned();
-        if language.is_empty()
-            || language.len() > 35
-            || !language
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            errors.add("language", "must be a language tag such as es or en");
-        }
+        let language = language_tag(&mut errors, "language", &self.language);
         let product = optional_text(&mut errors, "product", self.product.as_deref(), 60);
         let category = optional_text(&mut errors, "category", self.category.as_deref(), 60);
         match (title, body) {

