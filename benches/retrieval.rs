@@ -4,12 +4,17 @@
 //! of the utterance's own intent. Reports recall@1 and @3 for pure vector search and for the
 //! hybrid ranking at several keyword weights, plus e5-small's embedding throughput.
 //!
-//! `cargo bench --bench retrieval -- [--data PATH] [--limit N]`; models from `ABCALL_MODELS_DIR`.
+//! Then measures search latency of the qdrant-edge index at `--chunks` vectors (default 100,000,
+//! 90% of them one tenant's), before and after building its HNSW index.
+//!
+//! `cargo bench --bench retrieval -- [--data PATH] [--limit N] [--chunks N]`; models from
+//! `ABCALL_MODELS_DIR`.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use abcall::domain::kb::{keyword_overlap, terms};
+use abcall::kb::index::{EdgeIndex, IndexedChunk, SearchFilter, VectorIndex};
 use abcall::ml::embed::{Embedder, Purpose};
 use abcall::models::Installer;
 
@@ -113,4 +118,76 @@ fn main() {
         queries.len(),
         answers.len()
     );
+
+    let chunks: usize = value("--chunks").map_or(100_000, |v| v.parse().expect("a number"));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(search_latency(chunks, &query_vectors));
+}
+
+/// Deterministic pseudo-random unit vectors (xorshift), so runs are comparable.
+fn random_unit(seed: u64, dimension: usize) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let v: Vec<f32> = (0..dimension)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+        .collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / norm).collect()
+}
+
+async fn search_latency(chunks: usize, queries: &[Vec<f32>]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dimension = queries[0].len();
+    let index = EdgeIndex::open(dir.path(), dimension).expect("index");
+    let loaded = Instant::now();
+    for start in (0..chunks).step_by(1_000) {
+        let batch = (start..(start + 1_000).min(chunks))
+            .map(|i| IndexedChunk {
+                id: uuid::Uuid::now_v7(),
+                tenant_id: if i % 10 == 0 { "other" } else { "bench" }.into(),
+                article_id: format!("a{}", i / 4),
+                product: None,
+                language: "es".into(),
+                vector: random_unit(i as u64, dimension),
+            })
+            .collect();
+        index.upsert(batch).await.expect("upsert");
+    }
+    let load_time = loaded.elapsed();
+    let measure = |label: &'static str| {
+        let index = &index;
+        async move {
+            let mut latencies = Vec::new();
+            for query in queries.iter().take(1_000) {
+                let started = Instant::now();
+                let hits = index
+                    .search("bench", query.clone(), SearchFilter::default(), 10)
+                    .await
+                    .expect("search");
+                latencies.push(started.elapsed());
+                assert_eq!(hits.len(), 10);
+            }
+            latencies.sort();
+            let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+            println!(
+                "| {label} | {chunks} | {:.2} ms | {:.2} ms |",
+                at(0.5).as_secs_f64() * 1000.0,
+                at(0.95).as_secs_f64() * 1000.0
+            );
+        }
+    };
+    println!(
+        "\nloaded {chunks} chunks in {:.1} s\n\n| index | chunks | p50 | p95 |\n| --- | --- | --- | --- |",
+        load_time.as_secs_f64()
+    );
+    measure("qdrant-edge, appendable segment (exact scan)").await;
+    let optimized = Instant::now();
+    index.optimize().await.expect("optimize");
+    let optimize_time = optimized.elapsed();
+    measure("qdrant-edge after optimize (HNSW)").await;
+    println!("\noptimize took {:.1} s", optimize_time.as_secs_f64());
 }

@@ -63,6 +63,8 @@ pub trait VectorIndex: Send + Sync {
     fn delete(&self, tenant_id: &str, chunk_ids: Vec<uuid::Uuid>) -> IndexFuture<'_, ()>;
     /// Removes every chunk of a tenant (before a rebuild).
     fn delete_tenant(&self, tenant_id: &str) -> IndexFuture<'_, ()>;
+    /// Builds search structures after bulk writes (a rebuild); returns whether anything changed.
+    fn optimize(&self) -> IndexFuture<'_, bool>;
     /// The `limit` nearest chunks of `tenant_id`'s knowledge base.
     fn search(
         &self,
@@ -166,6 +168,27 @@ impl EdgeIndex {
         }
     }
 
+    /// Builds the HNSW and payload indexes of segments that grew past qdrant-edge's indexing
+    /// threshold (after a bulk load or a rebuild), so searches stop scanning every vector.
+    fn optimize_blocking(&self) -> IndexFuture<'_, bool> {
+        let (shard, writes, path) = (self.shard.clone(), self.writes.clone(), self.path.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let _turn = writes
+                    .lock()
+                    .map_err(|_| IndexError::Task("write lock poisoned".into()))?;
+                let optimized = shard.optimize().map_err(|e| IndexError::Storage {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })?;
+                shard.flush();
+                Ok(optimized)
+            })
+            .await
+            .map_err(|e| IndexError::Task(e.to_string()))?
+        })
+    }
+
     /// Applies `operation`, then flushes, on a blocking thread.
     fn write(&self, operation: UpdateOperation) -> IndexFuture<'_, ()> {
         let (shard, writes, path) = (self.shard.clone(), self.writes.clone(), self.path.clone());
@@ -188,6 +211,10 @@ impl EdgeIndex {
 }
 
 impl VectorIndex for EdgeIndex {
+    fn optimize(&self) -> IndexFuture<'_, bool> {
+        self.optimize_blocking()
+    }
+
     fn upsert(&self, chunks: Vec<IndexedChunk>) -> IndexFuture<'_, ()> {
         if let Some(bad) = chunks.iter().find(|c| c.vector.len() != self.dimension) {
             let error = self.check(&bad.vector).err();

@@ -244,6 +244,10 @@ impl KnowledgeBase {
                 total += batch.len();
             }
         }
+        self.index
+            .optimize()
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
         Ok(total)
     }
 }

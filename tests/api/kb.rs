@@ -244,6 +244,14 @@ async fn articles_are_validated_replaced_and_deleted(backend: Backend) {
     let list = app.get("/v1/kb/articles").await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 3);
 
+    // `abcall kb reindex` rebuilds the index from the database: same answers afterwards.
+    let knowledge = app.app().knowledge().await.unwrap();
+    assert_eq!(knowledge.reindex(None).await.unwrap(), 3, "one chunk per article");
+    let reply = app
+        .post("/v1/kb/search", json!({ "query": "me cobraron dos veces", "k": 1 }))
+        .await;
+    assert_eq!(titles(&reply.body), ["Cobros indebidos en el recibo"]);
+
     let viewer = app.key_with_role("viewer").await;
     let forbidden = app
         .call(
