@@ -17,6 +17,7 @@ use crate::domain::access::Action;
 use crate::domain::kb::ArticleInput;
 use crate::error::{Error, Problem, Result};
 use crate::kb::{SearchRequest, Suggestion};
+
 use crate::store::incidents::{self, Page};
 use crate::store::kb::{self, Article};
 
@@ -171,22 +172,16 @@ async fn suggestions(
 ) -> Result<Json<Vec<Suggestion>>> {
     let principal = caller.require(Action::ReadIncidents)?;
     let incident = incidents::get(&app.db, &principal.tenant_id, &id).await?;
-    // The subject and the start of the description say what the PQR is about; a search query
-    // is capped at 2,000 characters.
-    let text: String = format!("{}\n{}", incident.subject, incident.description)
-        .chars()
-        .take(2_000)
-        .collect();
-    let request = SearchRequest {
-        query: text,
-        k: Some(query.k.unwrap_or(3)),
-        product: None,
-        language: None,
-    };
+    let k = query.k.unwrap_or(3);
     Ok(Json(
         app.knowledge()
             .await?
-            .search(&principal.tenant_id, request)
+            .suggest(
+                &principal.tenant_id,
+                &incident.subject,
+                &incident.description,
+                k,
+            )
             .await?,
     ))
 }

@@ -215,6 +215,31 @@ impl KnowledgeBase {
         Ok(suggestions)
     }
 
+    /// Suggested answers for a PQR: its subject and the start of its description say what it is
+    /// about (a search query is capped at 2,000 characters).
+    pub async fn suggest(
+        &self,
+        tenant_id: &str,
+        subject: &str,
+        description: &str,
+        k: usize,
+    ) -> Result<Vec<Suggestion>> {
+        let query: String = format!("{subject}\n{description}")
+            .chars()
+            .take(2_000)
+            .collect();
+        self.search(
+            tenant_id,
+            SearchRequest {
+                query,
+                k: Some(k),
+                product: None,
+                language: None,
+            },
+        )
+        .await
+    }
+
     /// Rebuilds the index from the database (one tenant, or all); returns the chunks indexed.
     pub async fn reindex(&self, tenant_id: Option<&str>) -> Result<usize> {
         let chunks = kb::all_chunks(&self.db, tenant_id).await?;

@@ -246,9 +246,16 @@ async fn articles_are_validated_replaced_and_deleted(backend: Backend) {
 
     // `abcall kb reindex` rebuilds the index from the database: same answers afterwards.
     let knowledge = app.app().knowledge().await.unwrap();
-    assert_eq!(knowledge.reindex(None).await.unwrap(), 3, "one chunk per article");
+    assert_eq!(
+        knowledge.reindex(None).await.unwrap(),
+        3,
+        "one chunk per article"
+    );
     let reply = app
-        .post("/v1/kb/search", json!({ "query": "me cobraron dos veces", "k": 1 }))
+        .post(
+            "/v1/kb/search",
+            json!({ "query": "me cobraron dos veces", "k": 1 }),
+        )
         .await;
     assert_eq!(titles(&reply.body), ["Cobros indebidos en el recibo"]);
 
