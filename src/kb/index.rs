@@ -168,27 +168,6 @@ impl EdgeIndex {
         }
     }
 
-    /// Builds the HNSW and payload indexes of segments that grew past qdrant-edge's indexing
-    /// threshold (after a bulk load or a rebuild), so searches stop scanning every vector.
-    fn optimize_blocking(&self) -> IndexFuture<'_, bool> {
-        let (shard, writes, path) = (self.shard.clone(), self.writes.clone(), self.path.clone());
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let _turn = writes
-                    .lock()
-                    .map_err(|_| IndexError::Task("write lock poisoned".into()))?;
-                let optimized = shard.optimize().map_err(|e| IndexError::Storage {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })?;
-                shard.flush();
-                Ok(optimized)
-            })
-            .await
-            .map_err(|e| IndexError::Task(e.to_string()))?
-        })
-    }
-
     /// Applies `operation`, then flushes, on a blocking thread.
     fn write(&self, operation: UpdateOperation) -> IndexFuture<'_, ()> {
         let (shard, writes, path) = (self.shard.clone(), self.writes.clone(), self.path.clone());
@@ -211,8 +190,25 @@ impl EdgeIndex {
 }
 
 impl VectorIndex for EdgeIndex {
+    /// Builds the HNSW and payload indexes of segments that grew past qdrant-edge's indexing
+    /// threshold (after a bulk load or a rebuild), so searches stop scanning every vector.
     fn optimize(&self) -> IndexFuture<'_, bool> {
-        self.optimize_blocking()
+        let (shard, writes, path) = (self.shard.clone(), self.writes.clone(), self.path.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let _turn = writes
+                    .lock()
+                    .map_err(|_| IndexError::Task("write lock poisoned".into()))?;
+                let optimized = shard.optimize().map_err(|e| IndexError::Storage {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })?;
+                shard.flush();
+                Ok(optimized)
+            })
+            .await
+            .map_err(|e| IndexError::Task(e.to_string()))?
+        })
     }
 
     fn upsert(&self, chunks: Vec<IndexedChunk>) -> IndexFuture<'_, ()> {
