@@ -107,6 +107,22 @@ impl Error {
     }
 }
 
+impl From<crate::kb::index::IndexError> for Error {
+    fn from(error: crate::kb::index::IndexError) -> Self {
+        Error::Internal(error.to_string())
+    }
+}
+
+impl From<crate::ml::MlError> for Error {
+    /// A model that is not installed makes its feature unavailable (503), not broken (500).
+    fn from(error: crate::ml::MlError) -> Self {
+        match error {
+            crate::ml::MlError::NotInstalled { .. } => Error::Unavailable(error.to_string()),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         self.into_problem().into_response()

@@ -60,15 +60,8 @@ impl App {
                 let index_dir = self.config.data_dir.join("vectors").join("kb");
                 let db = self.db.clone();
                 tokio::task::spawn_blocking(move || {
-                    let embedder =
-                        ml::embed::Embedder::shared_e5(&models_dir).map_err(|e| match e {
-                            ml::MlError::NotInstalled { .. } => {
-                                error::Error::Unavailable(e.to_string())
-                            }
-                            other => error::Error::Internal(other.to_string()),
-                        })?;
-                    let index = kb::index::EdgeIndex::open(&index_dir, embedder.dimension())
-                        .map_err(|e| error::Error::Internal(e.to_string()))?;
+                    let embedder = ml::embed::Embedder::shared_e5(&models_dir)?;
+                    let index = kb::index::EdgeIndex::open(&index_dir, embedder.dimension())?;
                     Ok(Arc::new(kb::KnowledgeBase::new(
                         db,
                         Arc::new(index),

@@ -69,7 +69,7 @@ impl KnowledgeBase {
         })
         .await
         .map_err(|e| Error::Internal(format!("embedding task failed: {e}")))?
-        .map_err(|e| Error::Internal(format!("embedding failed: {e}")))
+        .map_err(Error::from)
     }
 
     /// The text embedded for a chunk: its article's title first, as an agent reads it.
@@ -102,10 +102,7 @@ impl KnowledgeBase {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        self.index
-            .upsert(points)
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.index.upsert(points).await?;
         let ids: Vec<String> = chunks.iter().map(|c| c.id.clone()).collect();
         kb::mark_indexed(&self.db, tenant_id, &ids).await
     }
@@ -134,8 +131,7 @@ impl KnowledgeBase {
         if !saved.replaced.is_empty() {
             self.index
                 .delete(tenant_id, Self::parse_ids(&saved.replaced))
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))?;
+                .await?;
         }
         self.index_chunks(tenant_id, &saved.chunks, vectors).await?;
         Ok(saved.article)
@@ -145,8 +141,8 @@ impl KnowledgeBase {
         let chunks = kb::delete(&self.db, tenant_id, id).await?;
         self.index
             .delete(tenant_id, Self::parse_ids(&chunks))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))
+            .await?;
+        Ok(())
     }
 
     /// The best passage of each of the `k` closest articles.
@@ -171,11 +167,7 @@ impl KnowledgeBase {
             language: request.language,
         };
         // Several chunks may come from one article: ask for more, keep each article's best.
-        let hits = self
-            .index
-            .search(tenant_id, vector, filter, k * 4)
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let hits = self.index.search(tenant_id, vector, filter, k * 4).await?;
         let ids: Vec<String> = hits.iter().map(|h| h.chunk_id.to_string()).collect();
         let views: HashMap<String, kb::ChunkView> = kb::chunk_views(&self.db, tenant_id, &ids)
             .await?
@@ -249,10 +241,7 @@ impl KnowledgeBase {
         }
         let mut total = 0;
         for (tenant, chunks) in by_tenant {
-            self.index
-                .delete_tenant(&tenant)
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))?;
+            self.index.delete_tenant(&tenant).await?;
             let titles = kb::titles(&self.db, &tenant).await?;
             for batch in chunks.chunks(256) {
                 let passages = batch
@@ -269,10 +258,7 @@ impl KnowledgeBase {
                 total += batch.len();
             }
         }
-        self.index
-            .optimize()
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.index.optimize().await?;
         Ok(total)
     }
 }
