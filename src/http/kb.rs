@@ -40,9 +40,11 @@ struct PageQuery {
     cursor: Option<String>,
 }
 
-/// Adds an article; it is chunked, embedded and searchable when this returns.
+/// Adds an article; it is chunked, embedded and searchable when this returns. An article with
+/// the same `external_id` is replaced (200) rather than duplicated, so imports can be re-run.
 #[utoipa::path(post, path = "/v1/kb/articles", tag = "knowledge", request_body = ArticleInput,
-    responses((status = 201, body = Article), (status = 409, body = Problem),
+    responses((status = 201, body = Article), (status = 200, body = Article, description = "replaced"),
+        (status = 409, body = Problem),
         (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn create_article(
     State(app): State<Arc<App>>,
@@ -51,13 +53,17 @@ async fn create_article(
 ) -> Result<(StatusCode, [(HeaderName, HeaderValue); 1], Json<Article>)> {
     let principal = caller.require(Action::WriteKnowledge)?;
     let data = input.parse()?.parse().map_err(Error::Validation)?;
-    let article = app
+    let (article, created) = app
         .knowledge()
         .await?
         .save(&principal.tenant_id, None, data)
         .await?;
     Ok((
-        StatusCode::CREATED,
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
         location(format!("/v1/kb/articles/{}", article.id)),
         Json(article),
     ))
@@ -113,7 +119,8 @@ async fn replace_article(
         app.knowledge()
             .await?
             .save(&principal.tenant_id, Some(&id), data)
-            .await?,
+            .await?
+            .0,
     ))
 }
 

@@ -113,13 +113,14 @@ impl KnowledgeBase {
             .collect()
     }
 
-    /// Creates or replaces an article (by `id`, else by external id) and indexes it.
+    /// Creates or replaces an article (by `id`, else by external id) and indexes it; says
+    /// whether it was created (true) or replaced.
     pub async fn save(
         &self,
         tenant_id: &str,
         id: Option<&str>,
         data: ArticleData,
-    ) -> Result<Article> {
+    ) -> Result<(Article, bool)> {
         let chunks = chunk_body(&data.body, MAX_CHUNK_CHARS);
         // Embed before storing: a model failure then leaves nothing half-saved.
         let passages = chunks
@@ -134,7 +135,7 @@ impl KnowledgeBase {
                 .await?;
         }
         self.index_chunks(tenant_id, &saved.chunks, vectors).await?;
-        Ok(saved.article)
+        Ok((saved.article, saved.created))
     }
 
     pub async fn delete(&self, tenant_id: &str, id: &str) -> Result<()> {

@@ -71,6 +71,8 @@ fn from_row(row: &AnyRow) -> Result<Article> {
 /// What saving replaced and created.
 pub struct Saved {
     pub article: Article,
+    /// False when an existing article was replaced.
+    pub created: bool,
     pub chunks: Vec<Chunk>,
     /// Chunks of the previous version, to remove from the index.
     pub replaced: Vec<String>,
@@ -190,6 +192,7 @@ pub async fn save(
     tx.commit().await?;
     Ok(Saved {
         article: get(db, tenant_id, &article_id).await?,
+        created: existing.is_none(),
         chunks,
         replaced,
     })

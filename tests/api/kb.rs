@@ -181,6 +181,23 @@ async fn articles_are_validated_replaced_and_deleted(backend: Backend) {
 
     let ids = load(&app, &app.key, "").await;
     let path = format!("/v1/kb/articles/{}", ids[0]);
+
+    // Posting an external id again replaces that article instead of adding a copy.
+    let again = app
+        .post(
+            "/v1/kb/articles",
+            json!({ "external_id": "KB-POR", "title": "Portabilidad numérica", "body": "Nuevo texto." }),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["id"], ids[1].as_str());
+    assert_eq!(
+        app.get("/v1/kb/articles").await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
     let replaced = app
         .call(
             Method::PUT,
