@@ -18,6 +18,27 @@ pub enum LogFormat {
     Json,
 }
 
+/// How SQLite makes commits durable (its `synchronous` setting in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// fsync at every commit: an accepted PQR survives a power cut.
+    #[default]
+    Full,
+    /// fsync at checkpoints only: faster; a crash of the process loses nothing, a power cut may
+    /// lose the last commits.
+    Normal,
+}
+
+impl SqliteSync {
+    pub fn pragma(self) -> &'static str {
+        match self {
+            SqliteSync::Full => "FULL",
+            SqliteSync::Normal => "NORMAL",
+        }
+    }
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -37,6 +58,8 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Connections to the database, readers (`ABCALL_DB_MAX_CONNECTIONS`).
     pub db_max_connections: u32,
+    /// SQLite commit durability, `full` or `normal` (`ABCALL_SQLITE_SYNC`).
+    pub sqlite_sync: SqliteSync,
 }
 
 impl Default for Config {
@@ -50,6 +73,7 @@ impl Default for Config {
             max_body_bytes: 32 * 1024 * 1024,
             request_timeout_secs: 30,
             db_max_connections: 16,
+            sqlite_sync: SqliteSync::Full,
         }
     }
 }
@@ -68,6 +92,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("db_max_connections", &self.db_max_connections)
+            .field("sqlite_sync", &self.sqlite_sync)
             .finish()
     }
 }

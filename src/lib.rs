@@ -39,6 +39,7 @@ impl App {
             config.database_url.as_deref(),
             &config.data_dir,
             config.db_max_connections,
+            config.sqlite_sync,
         )
         .await?;
         db.migrate().await?;

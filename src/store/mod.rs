@@ -47,7 +47,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 
 impl Db {
     /// Connects to `url` (`postgres://…` or `sqlite://…`), or to `<data_dir>/abcall.db`.
-    pub async fn connect(url: Option<&str>, data_dir: &Path, max_connections: u32) -> Result<Db> {
+    pub async fn connect(
+        url: Option<&str>,
+        data_dir: &Path,
+        max_connections: u32,
+        sqlite_sync: crate::config::SqliteSync,
+    ) -> Result<Db> {
         sqlx::any::install_default_drivers();
         let url = match url {
             Some(url) => url.to_owned(),
@@ -80,11 +85,12 @@ impl Db {
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                            let pragmas = format!(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
                                  PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                            )
-                            .await?;
+                                sqlite_sync.pragma()
+                            );
+                            conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
                         }
                         Ok(())
                     })
@@ -154,4 +160,31 @@ pub fn from_millis(millis: i64) -> Timestamp {
 /// Whether an error is a unique-constraint violation (a lost race on an insert).
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SqliteSync;
+
+    #[tokio::test]
+    async fn sqlite_commits_are_as_durable_as_configured() {
+        for (sync, expected) in [(SqliteSync::Full, 2i64), (SqliteSync::Normal, 1)] {
+            let dir = tempfile::tempdir().unwrap();
+            let db = Db::connect(None, dir.path(), 2, sync).await.unwrap();
+            for pool in [&db.writer, &db.reader] {
+                let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+                assert_eq!(level, expected, "{sync:?}");
+                let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+                assert_eq!(mode, "wal");
+            }
+            db.close().await;
+        }
+    }
 }
