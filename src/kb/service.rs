@@ -234,9 +234,15 @@ impl KnowledgeBase {
     }
 
     /// Rebuilds the index from the database (one tenant, or all); returns the chunks indexed.
+    /// While a tenant is being rebuilt its searches see only the part already re-added.
     pub async fn reindex(&self, tenant_id: Option<&str>) -> Result<usize> {
         let chunks = kb::all_chunks(&self.db, tenant_id).await?;
+        let count = chunks.len();
         let mut by_tenant: HashMap<String, Vec<Chunk>> = HashMap::new();
+        // A named tenant is cleared even when it has no articles left.
+        if let Some(tenant_id) = tenant_id {
+            by_tenant.entry(tenant_id.to_owned()).or_default();
+        }
         for (tenant, chunk) in chunks {
             by_tenant.entry(tenant).or_default().push(chunk);
         }
@@ -257,6 +263,7 @@ impl KnowledgeBase {
                 let vectors = self.embed(passages, Purpose::Passage).await?;
                 self.index_chunks(&tenant, batch, vectors).await?;
                 total += batch.len();
+                tracing::info!(%tenant, done = total, of = count, "re-indexing the knowledge base");
             }
         }
         self.index.optimize().await?;
