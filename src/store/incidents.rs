@@ -638,12 +638,8 @@ pub async fn for_customer(
         sql
     };
     let only_open = |sql: &mut Sql| {
-        sql.push(" AND state IN (");
-        for (i, state) in open_states().enumerate() {
-            sql.push(if i == 0 { "" } else { ", " })
-                .bind(state.as_str());
-        }
-        sql.push(")");
+        sql.push(" AND state IN ")
+            .bind_list(open_states().map(State::as_str));
     };
     let mut open = scoped(&format!("SELECT {COLUMNS}"));
     only_open(&mut open);

@@ -206,11 +206,7 @@ pub async fn mark_indexed(db: &Db, tenant_id: &str, chunk_ids: &[String]) -> Res
         sql.bind(now)
             .push(" WHERE tenant_id = ")
             .bind(tenant_id.to_owned());
-        sql.push(" AND id IN (");
-        for (i, id) in ids.iter().enumerate() {
-            sql.push(if i == 0 { "" } else { ", " }).bind(id.clone());
-        }
-        sql.push(")");
+        sql.push(" AND id IN ").bind_list(ids.iter().cloned());
         sql.execute(&db.writer).await?;
     }
     Ok(())
@@ -286,11 +282,9 @@ pub async fn chunk_views(db: &Db, tenant_id: &str, ids: &[String]) -> Result<Vec
          JOIN kb_articles a ON a.id = c.article_id AND a.tenant_id = c.tenant_id \
          WHERE c.tenant_id = ",
     );
-    sql.bind(tenant_id.to_owned()).push(" AND c.id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        sql.push(if i == 0 { "" } else { ", " }).bind(id.clone());
-    }
-    sql.push(")");
+    sql.bind(tenant_id.to_owned())
+        .push(" AND c.id IN ")
+        .bind_list(ids.iter().cloned());
     sql.fetch_all(&db.reader)
         .await?
         .iter()

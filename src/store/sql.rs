@@ -42,8 +42,20 @@ impl Sql {
         self
     }
 
-    pub fn bind_count(&self) -> usize {
-        self.count
+    /// Appends `(<p1>, <p2>, …)` bound to `values`, for `IN` lists.
+    pub fn bind_list<'q, T>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self
+    where
+        T: Encode<'q, Any> + Type<Any> + 'q,
+    {
+        self.text.push('(');
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(value);
+        }
+        self.text.push(')');
+        self
     }
 
     pub async fn fetch_all<'e, E>(self, executor: E) -> Result<Vec<AnyRow>>
