@@ -60,6 +60,19 @@ pub struct Config {
     pub db_max_connections: u32,
     /// SQLite commit durability, `full` or `normal` (`ABCALL_SQLITE_SYNC`).
     pub sqlite_sync: SqliteSync,
+    /// Largest accepted upload (knowledge-base imports, datasets) in bytes, after gzip
+    /// decompression (`ABCALL_MAX_UPLOAD_BYTES`).
+    pub max_upload_bytes: usize,
+    /// Background workers running jobs in this process (`ABCALL_JOB_WORKERS`; 0 runs none).
+    pub job_workers: usize,
+    /// A worker renews its claim on a job this often (÷3); a job whose worker died is taken up
+    /// again after this many seconds (`ABCALL_JOB_LEASE_SECS`).
+    pub job_lease_secs: u64,
+    /// A Qdrant server's gRPC URL, e.g. `http://127.0.0.1:6334`; unset keeps vectors in the
+    /// embedded qdrant-edge shard under `data_dir` (`ABCALL_QDRANT_URL`).
+    pub qdrant_url: Option<String>,
+    /// The collection on that server holding every tenant's chunks (`ABCALL_QDRANT_COLLECTION`).
+    pub qdrant_collection: String,
 }
 
 impl Default for Config {
@@ -74,6 +87,11 @@ impl Default for Config {
             request_timeout_secs: 30,
             db_max_connections: 16,
             sqlite_sync: SqliteSync::Full,
+            max_upload_bytes: 256 * 1024 * 1024,
+            job_workers: 1,
+            job_lease_secs: 30,
+            qdrant_url: None,
+            qdrant_collection: "abcall_kb".into(),
         }
     }
 }
@@ -93,6 +111,11 @@ impl std::fmt::Debug for Config {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("db_max_connections", &self.db_max_connections)
             .field("sqlite_sync", &self.sqlite_sync)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("job_workers", &self.job_workers)
+            .field("job_lease_secs", &self.job_lease_secs)
+            .field("qdrant_url", &self.qdrant_url.as_deref().map(redact_url))
+            .field("qdrant_collection", &self.qdrant_collection)
             .finish()
     }
 }

@@ -8,6 +8,7 @@ use crate::domain::access::Principal;
 use crate::domain::customer::CustomerInput;
 use crate::domain::incident::{NewIncidentRequest, TransitionRequest};
 use crate::error::{Error, Result};
+use crate::store::kb::SaveAs;
 use crate::store::{Db, customers, incidents, tenants};
 
 pub const DEMO_TENANT: &str = "Andina Telecom (demo)";
@@ -35,7 +36,7 @@ pub async fn install_knowledge(
     let count = articles.len();
     for input in articles {
         let data = input.parse().map_err(Error::Validation)?;
-        knowledge.save(tenant_id, None, data).await?;
+        knowledge.save(tenant_id, SaveAs::New, data).await?;
     }
     Ok(count)
 }

@@ -40,6 +40,8 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// A part of the service is not ready on this installation (e.g. a model is not installed).
     #[error("{0}")]
     Unavailable(String),
@@ -65,6 +67,7 @@ impl Error {
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::InvalidTransition { .. } | Error::Conflict(_) => StatusCode::CONFLICT,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_) | Error::Migration(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -82,6 +85,7 @@ impl Error {
             Error::InvalidTransition { .. } => "invalid-transition",
             Error::Conflict(_) => "conflict",
             Error::UnsupportedMediaType(_) => "unsupported-media-type",
+            Error::PayloadTooLarge(_) => "payload-too-large",
             Error::Unavailable(_) => "unavailable",
             Error::Database(_) | Error::Migration(_) | Error::Internal(_) => "internal",
         }
@@ -108,8 +112,15 @@ impl Error {
 }
 
 impl From<crate::kb::index::IndexError> for Error {
+    /// An unreachable Qdrant server is an outage of a dependency (503); anything else is ours.
     fn from(error: crate::kb::index::IndexError) -> Self {
-        Error::Internal(error.to_string())
+        match error {
+            crate::kb::index::IndexError::Server(_) => {
+                tracing::error!(%error, "vector index unavailable");
+                Error::Unavailable("the vector index is unavailable; try again shortly".into())
+            }
+            other => Error::Internal(other.to_string()),
+        }
     }
 }
 

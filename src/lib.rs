@@ -8,6 +8,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod kb;
 pub mod ml;
 pub mod models;
@@ -28,6 +29,8 @@ pub struct App {
     pub db: Db,
     pub settings: SettingsCache,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Wakes an idle job worker when this process queues a job.
+    pub jobs_ready: tokio::sync::Notify,
     /// Loaded on first use: the embedding model takes a moment and may not be installed.
     knowledge: tokio::sync::OnceCell<Arc<kb::KnowledgeBase>>,
 }
@@ -48,6 +51,7 @@ impl App {
             db,
             settings: SettingsCache::default(),
             metrics: telemetry::metrics_handle(),
+            jobs_ready: tokio::sync::Notify::new(),
             knowledge: tokio::sync::OnceCell::new(),
         }))
     }
@@ -58,35 +62,60 @@ impl App {
         self.knowledge
             .get_or_try_init(|| async {
                 let models_dir = self.config.models_dir.clone();
-                let index_dir = self.config.data_dir.join("vectors").join("kb");
-                let db = self.db.clone();
-                tokio::task::spawn_blocking(move || {
-                    let embedder = ml::embed::Embedder::shared_e5(&models_dir)?;
-                    let index = kb::index::EdgeIndex::open(&index_dir, embedder.dimension())?;
-                    Ok(Arc::new(kb::KnowledgeBase::new(
-                        db,
-                        Arc::new(index),
-                        embedder,
-                    )))
+                let embedder = tokio::task::spawn_blocking(move || {
+                    ml::embed::Embedder::shared_e5(&models_dir)
                 })
                 .await
-                .map_err(|e| error::Error::Internal(format!("loading the knowledge base: {e}")))?
+                .map_err(|e| {
+                    error::Error::Internal(format!("loading the embedding model: {e}"))
+                })??;
+                let index: Arc<dyn kb::index::VectorIndex> = match &self.config.qdrant_url {
+                    Some(url) => Arc::new(
+                        kb::index::ServerIndex::connect(
+                            url,
+                            &self.config.qdrant_collection,
+                            embedder.dimension(),
+                        )
+                        .await?,
+                    ),
+                    None => {
+                        let dir = self.config.data_dir.join("vectors").join("kb");
+                        let dimension = embedder.dimension();
+                        Arc::new(
+                            tokio::task::spawn_blocking(move || {
+                                kb::index::EdgeIndex::open(&dir, dimension)
+                            })
+                            .await
+                            .map_err(|e| {
+                                error::Error::Internal(format!("opening the vector index: {e}"))
+                            })??,
+                        )
+                    }
+                };
+                Ok(Arc::new(kb::KnowledgeBase::new(
+                    self.db.clone(),
+                    index,
+                    embedder,
+                )))
             })
             .await
             .cloned()
     }
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves the API and runs the job workers on `listener` until `shutdown` resolves, then drains
+/// in-flight requests and puts unfinished jobs back in the queue.
 pub async fn serve(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let workers = jobs::Workers::start(&app);
     let router = http::router(app.clone());
-    axum::serve(listener, router)
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    workers.stop().await;
     app.db.close().await;
-    Ok(())
+    served
 }

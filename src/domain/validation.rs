@@ -10,6 +10,9 @@ use serde::Serialize;
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// For uploaded files (CSV, JSONL): the 1-based line the bad value is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
 }
 
 impl FieldError {
@@ -17,7 +20,14 @@ impl FieldError {
         Self {
             field: field.into(),
             message: message.into(),
+            line: None,
         }
+    }
+
+    /// Places the error on a line of an uploaded file.
+    pub fn at_line(mut self, line: u64) -> Self {
+        self.line = Some(line);
+        self
     }
 
     /// Re-roots the error under a parent path, so nested parsers stay unaware of where they sit.

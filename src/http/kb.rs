@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,15 +17,18 @@ use crate::App;
 use crate::domain::access::Action;
 use crate::domain::kb::ArticleInput;
 use crate::error::{Error, Problem, Result};
+use crate::kb::import::{self, Format, ImportOptions};
 use crate::kb::{SearchRequest, Suggestion};
+use crate::store::jobs::Job;
 
 use crate::store::incidents::{self, Page};
-use crate::store::kb::{self, Article};
+use crate::store::kb::{self, Article, SaveAs};
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
         .routes(routes!(list_articles, create_article))
         .routes(routes!(get_article, replace_article, delete_article))
+        .routes(routes!(import_articles))
         .routes(routes!(search))
         .routes(routes!(suggestions))
 }
@@ -56,7 +60,7 @@ async fn create_article(
     let (article, created) = app
         .knowledge()
         .await?
-        .save(&principal.tenant_id, None, data)
+        .save(&principal.tenant_id, SaveAs::New, data)
         .await?;
     Ok((
         if created {
@@ -66,6 +70,72 @@ async fn create_article(
         },
         location(format!("/v1/kb/articles/{}", article.id)),
         Json(article),
+    ))
+}
+
+/// Imports articles from a CSV or JSON Lines file (gzip accepted with `Content-Encoding: gzip`).
+/// The whole file is validated first: any bad row rejects it (422, rows listed by `line`) and
+/// nothing is stored. Valid files become a job (202); follow `Location` for its progress. Articles
+/// whose `external_id` exists are replaced, so an import can be re-run.
+#[utoipa::path(post, path = "/v1/kb/imports", tag = "knowledge", params(ImportOptions),
+    request_body(content = String, content_type = "text/csv",
+        description = "CSV with a header row, or JSON Lines (`application/x-ndjson`) of articles"),
+    responses((status = 202, body = Job, description = "queued; see the job for progress"),
+        (status = 400, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn import_articles(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiQuery(options): ApiQuery<ImportOptions>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, [(HeaderName, HeaderValue); 1], Json<Job>)> {
+    let principal = caller.require(Action::WriteKnowledge)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = match options
+        .format
+        .or_else(|| Format::from_content_type(content_type))
+    {
+        Some(format) => format,
+        None => {
+            return Err(Error::UnsupportedMediaType(
+                "send text/csv or application/x-ndjson (JSON Lines), or say ?format=csv|jsonl",
+            ));
+        }
+    };
+    let limit = app.config.max_upload_bytes;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Error::PayloadTooLarge(format!("the upload is larger than {limit} bytes")))?;
+    let gzipped = match headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
+        None | Some(b"identity") => false,
+        Some(b"gzip") => true,
+        Some(_) => {
+            return Err(Error::UnsupportedMediaType(
+                "Content-Encoding must be gzip or identity",
+            ));
+        }
+    };
+    // The model must be there before anything is queued: 503 now rather than a failed job.
+    app.knowledge().await?;
+    let articles = tokio::task::spawn_blocking(move || {
+        let text = if gzipped {
+            import::gunzip(&bytes, limit)?
+        } else {
+            bytes.to_vec()
+        };
+        import::parse(&text, format, &options)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("reading the upload failed: {e}")))??;
+    let job = import::enqueue(&app, &principal.tenant_id, articles).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        location(format!("/v1/jobs/{}", job.id)),
+        Json(job),
     ))
 }
 
@@ -118,7 +188,7 @@ async fn replace_article(
     Ok(Json(
         app.knowledge()
             .await?
-            .save(&principal.tenant_id, Some(&id), data)
+            .save(&principal.tenant_id, SaveAs::Replace(&id), data)
             .await?
             .0,
     ))

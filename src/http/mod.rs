@@ -6,6 +6,7 @@ mod customers;
 pub mod extract;
 mod health;
 mod incidents;
+mod jobs;
 mod kb;
 mod tenants;
 
@@ -45,6 +46,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "customers", description = "Customer data and the agent's 360 view"),
         (name = "incidents", description = "PQRs and their lifecycle"),
         (name = "knowledge", description = "Knowledge-base articles, search and suggested answers"),
+        (name = "jobs", description = "Background work (imports, training): progress, results, cancellation"),
     )
 )]
 struct ApiDoc;
@@ -68,6 +70,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .merge(customers::router())
         .merge(incidents::router())
         .merge(kb::router())
+        .merge(jobs::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

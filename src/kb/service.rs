@@ -12,7 +12,7 @@ use crate::domain::kb::{ArticleData, MAX_CHUNK_CHARS, chunk_body, keyword_overla
 use crate::error::{Error, Result};
 use crate::ml::embed::{Embedder, Purpose};
 use crate::store::Db;
-use crate::store::kb::{self, Article, Chunk};
+use crate::store::kb::{self, Article, Chunk, SaveAs};
 
 pub struct KnowledgeBase {
     db: Db,
@@ -113,29 +113,64 @@ impl KnowledgeBase {
             .collect()
     }
 
-    /// Creates or replaces an article (by `id`, else by external id) and indexes it; says
-    /// whether it was created (true) or replaced.
+    /// Creates or replaces an article as `target` says and indexes it; says whether it was
+    /// created (true) or replaced.
     pub async fn save(
         &self,
         tenant_id: &str,
-        id: Option<&str>,
+        target: SaveAs<'_>,
         data: ArticleData,
     ) -> Result<(Article, bool)> {
-        let chunks = chunk_body(&data.body, MAX_CHUNK_CHARS);
-        // Embed before storing: a model failure then leaves nothing half-saved.
-        let passages = chunks
+        let mut saved = self.save_all(tenant_id, &[(target, data)]).await?;
+        Ok(saved.remove(0))
+    }
+
+    /// Saves and indexes several articles, embedding all their passages in one go (imports run
+    /// several times faster in batches). Embedding comes first, so a model failure stores
+    /// nothing; if a save fails, what was saved before it is still indexed.
+    pub async fn save_all(
+        &self,
+        tenant_id: &str,
+        items: &[(SaveAs<'_>, ArticleData)],
+    ) -> Result<Vec<(Article, bool)>> {
+        let chunked: Vec<Vec<String>> = items
             .iter()
-            .map(|c| Self::passage(&data.title, c))
+            .map(|(_, data)| chunk_body(&data.body, MAX_CHUNK_CHARS))
             .collect();
-        let vectors = self.embed(passages, Purpose::Passage).await?;
-        let saved = kb::save(&self.db, tenant_id, id, &data, &chunks).await?;
-        if !saved.replaced.is_empty() {
+        let passages = items
+            .iter()
+            .zip(&chunked)
+            .flat_map(|((_, data), chunks)| chunks.iter().map(|c| Self::passage(&data.title, c)))
+            .collect();
+        let mut vectors = self.embed(passages, Purpose::Passage).await?.into_iter();
+        let mut saved_articles = Vec::with_capacity(items.len());
+        let (mut chunks, mut chunk_vectors, mut replaced) = (Vec::new(), Vec::new(), Vec::new());
+        let mut failure = None;
+        for ((target, data), texts) in items.iter().zip(&chunked) {
+            let article_vectors: Vec<Vec<f32>> = vectors.by_ref().take(texts.len()).collect();
+            match kb::save(&self.db, tenant_id, *target, data, texts).await {
+                Ok(saved) => {
+                    replaced.extend(saved.replaced);
+                    chunks.extend(saved.chunks);
+                    chunk_vectors.extend(article_vectors);
+                    saved_articles.push((saved.article, saved.created));
+                }
+                Err(error) => {
+                    failure = Some(error);
+                    break;
+                }
+            }
+        }
+        if !replaced.is_empty() {
             self.index
-                .delete(tenant_id, Self::parse_ids(&saved.replaced))
+                .delete(tenant_id, Self::parse_ids(&replaced))
                 .await?;
         }
-        self.index_chunks(tenant_id, &saved.chunks, vectors).await?;
-        Ok((saved.article, saved.created))
+        self.index_chunks(tenant_id, &chunks, chunk_vectors).await?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(saved_articles),
+        }
     }
 
     pub async fn delete(&self, tenant_id: &str, id: &str) -> Result<()> {

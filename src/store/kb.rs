@@ -78,12 +78,23 @@ pub struct Saved {
     pub replaced: Vec<String>,
 }
 
-/// Creates an article, or replaces one: the one named by `id`, else the one with the same
-/// external id. `chunk_texts` become its chunks, in order.
+/// Which article a save writes.
+#[derive(Debug, Clone, Copy)]
+pub enum SaveAs<'a> {
+    /// A new article, unless one has the same external id: then that one is replaced.
+    New,
+    /// This existing article (404 if the tenant has none with this id).
+    Replace(&'a str),
+    /// Like `New`, but a new article gets this id, and saving again with it replaces it: an
+    /// interrupted import that is resumed does not duplicate what it already saved.
+    Import(&'a str),
+}
+
+/// Creates or replaces an article as `target` says. `chunk_texts` become its chunks, in order.
 pub async fn save(
     db: &Db,
     tenant_id: &str,
-    id: Option<&str>,
+    target: SaveAs<'_>,
     data: &ArticleData,
     chunk_texts: &[String],
 ) -> Result<Saved> {
@@ -91,17 +102,17 @@ pub async fn save(
     let tags = serde_json::to_string(&data.tags)
         .map_err(|e| Error::Internal(format!("tags do not serialise: {e}")))?;
     let mut tx = db.writer.begin().await?;
-    let existing: Option<String> = match (id, &data.external_id) {
-        (Some(id), _) => Some(
-            sqlx::query_scalar("SELECT id FROM kb_articles WHERE id = $1 AND tenant_id = $2")
-                .bind(id)
-                .bind(tenant_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(Error::NotFound("article"))?,
-        ),
-        (None, Some(external_id)) => {
-            sqlx::query_scalar(
+    let by_id = |id: &str| {
+        sqlx::query_scalar::<_, String>(
+            "SELECT id FROM kb_articles WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(id.to_owned())
+        .bind(tenant_id.to_owned())
+    };
+    let by_external_id = match (&target, &data.external_id) {
+        (SaveAs::Replace(_), _) | (_, None) => None,
+        (_, Some(external_id)) => {
+            sqlx::query_scalar::<_, String>(
                 "SELECT id FROM kb_articles WHERE tenant_id = $1 AND external_id = $2",
             )
             .bind(tenant_id)
@@ -109,9 +120,26 @@ pub async fn save(
             .fetch_optional(&mut *tx)
             .await?
         }
-        (None, None) => None,
     };
-    let article_id = existing.clone().unwrap_or_else(new_id);
+    let (existing, fresh_id) = match target {
+        SaveAs::Replace(id) => (
+            Some(
+                by_id(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(Error::NotFound("article"))?,
+            ),
+            None,
+        ),
+        SaveAs::New => (by_external_id, None),
+        SaveAs::Import(id) => match by_external_id {
+            Some(found) => (Some(found), None),
+            None => (by_id(id).fetch_optional(&mut *tx).await?, Some(id)),
+        },
+    };
+    let article_id = existing
+        .clone()
+        .unwrap_or_else(|| fresh_id.map_or_else(new_id, str::to_owned));
     let written = if existing.is_some() {
         sqlx::query(
             "UPDATE kb_articles SET external_id = $1, title = $2, body = $3, tags = $4, \

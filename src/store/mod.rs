@@ -5,6 +5,7 @@
 pub mod customers;
 pub mod idempotency;
 pub mod incidents;
+pub mod jobs;
 pub mod kb;
 mod sql;
 pub mod tenants;
@@ -43,6 +44,7 @@ pub struct Db {
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/0001_init.sql")),
     (2, "kb", include_str!("../../migrations/0002_kb.sql")),
+    (3, "jobs", include_str!("../../migrations/0003_jobs.sql")),
 ];
 
 impl Db {

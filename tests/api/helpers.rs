@@ -39,6 +39,8 @@ pub struct TestApp {
     /// Admin key of the test's first tenant.
     pub key: String,
     server: Option<abcall::testkit::Running>,
+    /// What the server was started with, to restart it over the same data.
+    config: Config,
     _dir: tempfile::TempDir,
 }
 
@@ -91,7 +93,9 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         config.database_url = Some(url);
     }
     adjust(&mut config);
-    let server = abcall::testkit::start(config).await.expect("app starts");
+    let server = abcall::testkit::start(config.clone())
+        .await
+        .expect("app starts");
     let (_, key) = abcall::store::tenants::create_tenant(&server.app.db, "Tenant A")
         .await
         .expect("tenant");
@@ -100,6 +104,7 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         client: reqwest::Client::new(),
         key: key.secret,
         server: Some(server),
+        config,
         _dir: dir,
     }
 }
@@ -168,6 +173,67 @@ impl TestApp {
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
         self.call(Method::POST, path, &self.key, Some(body)).await
+    }
+
+    /// Stops the server (as a deployment would: workers put running jobs back in the queue) and
+    /// starts a new one over the same database and data directory, adjusted by `adjust`.
+    pub async fn restart(&mut self, adjust: impl FnOnce(&mut Config)) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        adjust(&mut self.config);
+        let server = abcall::testkit::start(self.config.clone())
+            .await
+            .expect("app restarts");
+        self.base = server.base.clone();
+        self.server = Some(server);
+    }
+
+    /// Sends a file body (`gzip`ped on the wire if asked) with its content type.
+    pub async fn upload(
+        &self,
+        path: &str,
+        key: &str,
+        content_type: &str,
+        body: &[u8],
+        gzip: bool,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .header("content-type", content_type);
+        if gzip {
+            use std::io::Write;
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(body).expect("gzip in memory");
+            request = request
+                .header("content-encoding", "gzip")
+                .body(encoder.finish().expect("gzip in memory"));
+        } else {
+            request = request.body(body.to_vec());
+        }
+        reply(request.send().await.expect("request sent")).await
+    }
+
+    /// Polls a job until it has finished (failing after two minutes) and returns it.
+    pub async fn wait_for_job(&self, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let job = self.get(&format!("/v1/jobs/{id}")).await;
+            assert_eq!(job.status, 200, "{}", job.body);
+            let state = job.body["state"].as_str().unwrap_or_default().to_owned();
+            if ["succeeded", "failed", "cancelled"].contains(&state.as_str()) {
+                return job.body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "job {id} still {state}: {}",
+                job.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Creates another tenant and returns its admin key.

@@ -34,6 +34,18 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
         .await;
     assert_eq!(article.status, 201, "{}", article.body);
     let article_id = article.body["id"].as_str().unwrap().to_owned();
+    let import = app
+        .upload(
+            "/v1/kb/imports",
+            &app.key,
+            "text/csv",
+            "title,body\nFactura,Pague en línea.\n".as_bytes(),
+            false,
+        )
+        .await;
+    assert_eq!(import.status, 202, "{}", import.body);
+    let job_id = import.body["id"].as_str().unwrap().to_owned();
+    app.wait_for_job(&job_id).await;
     let b = app.other_tenant("Tenant B").await;
 
     let customer_body = json!({ "external_id": "A-1", "name": "Intruso" });
@@ -84,6 +96,8 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
             incident_id,
             None,
         ),
+        (Method::GET, "/v1/jobs/{id}", job_id.as_str(), None),
+        (Method::POST, "/v1/jobs/{id}/cancel", job_id.as_str(), None),
     ];
 
     // Every route with an id in its path must be listed above: a new one fails here until added.
@@ -136,12 +150,16 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
         "/v1/incidents",
         "/v1/tenants/me/keys",
         "/v1/kb/articles",
+        "/v1/jobs",
     ] {
         let reply = app.call(Method::GET, list, &b, None).await;
         assert_eq!(reply.status, 200);
         let text = reply.body.to_string();
         assert!(
-            !text.contains(customer_id) && !text.contains(incident_id),
+            !text.contains(customer_id)
+                && !text.contains(incident_id)
+                && !text.contains(&job_id)
+                && !text.contains(&article_id),
             "{list}: {text}"
         );
     }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod customers;
 mod errors;
+mod imports;
 mod incidents;
 mod isolation;
 mod kb;

@@ -1,11 +1,6 @@
-//! Vector indexes of knowledge-base chunks behind one trait: an embedded qdrant-edge shard on disk
-//! (the default) and, at scale, a Qdrant server. Every query must name a tenant, and the tenant
-//! is a mandatory filter inside the index, so one tenant's search can never return another's
-//! chunks.
+//! The embedded implementation: a qdrant-edge shard in a directory under `ABCALL_DATA_DIR`.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use qdrant_edge::{
@@ -17,63 +12,10 @@ use qdrant_edge::{
 };
 use serde_json::json;
 
-/// A chunk's vector and the fields queries filter on.
-#[derive(Debug, Clone)]
-pub struct IndexedChunk {
-    /// The chunk's id (a UUID), also the point id in the index.
-    pub id: uuid::Uuid,
-    pub tenant_id: String,
-    pub article_id: String,
-    pub product: Option<String>,
-    pub language: String,
-    pub vector: Vec<f32>,
-}
-
-/// Optional narrowing of a search, on top of the mandatory tenant.
-#[derive(Debug, Clone, Default)]
-pub struct SearchFilter {
-    pub product: Option<String>,
-    pub language: Option<String>,
-}
-
-/// One nearest chunk with its cosine similarity.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hit {
-    pub chunk_id: uuid::Uuid,
-    pub article_id: String,
-    pub score: f32,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum IndexError {
-    #[error("vector index at {path}: {detail}")]
-    Storage { path: PathBuf, detail: String },
-    #[error("vector has {actual} dimensions, the index holds {expected}")]
-    Dimension { expected: usize, actual: usize },
-    #[error("vector index task failed: {0}")]
-    Task(String),
-}
-
-pub type IndexResult<T> = Result<T, IndexError>;
-pub type IndexFuture<'a, T> = Pin<Box<dyn Future<Output = IndexResult<T>> + Send + 'a>>;
-
-/// What the knowledge base needs from a vector store. Writes are durable when they return.
-pub trait VectorIndex: Send + Sync {
-    fn upsert(&self, chunks: Vec<IndexedChunk>) -> IndexFuture<'_, ()>;
-    fn delete(&self, tenant_id: &str, chunk_ids: Vec<uuid::Uuid>) -> IndexFuture<'_, ()>;
-    /// Removes every chunk of a tenant (before a rebuild).
-    fn delete_tenant(&self, tenant_id: &str) -> IndexFuture<'_, ()>;
-    /// Builds search structures after bulk writes (a rebuild); returns whether anything changed.
-    fn optimize(&self) -> IndexFuture<'_, bool>;
-    /// The `limit` nearest chunks of `tenant_id`'s knowledge base.
-    fn search(
-        &self,
-        tenant_id: &str,
-        vector: Vec<f32>,
-        filter: SearchFilter,
-        limit: usize,
-    ) -> IndexFuture<'_, Vec<Hit>>;
-}
+use super::{
+    ARTICLE, Hit, IndexError, IndexFuture, IndexResult, IndexedChunk, LANGUAGE, PRODUCT,
+    SearchFilter, TENANT, VectorIndex,
+};
 
 /// A qdrant-edge shard in a directory (synchronous engine, driven from blocking tasks).
 pub struct EdgeIndex {
@@ -83,11 +25,6 @@ pub struct EdgeIndex {
     path: PathBuf,
     dimension: usize,
 }
-
-const TENANT: &str = "tenant_id";
-const ARTICLE: &str = "article_id";
-const PRODUCT: &str = "product";
-const LANGUAGE: &str = "language";
 
 /// A payload key; the names used here are constants, so parsing cannot fail.
 fn payload_key(key: &str) -> JsonPath {
@@ -316,138 +253,29 @@ impl VectorIndex for EdgeIndex {
 
 #[cfg(test)]
 mod tests {
+    use super::super::conformance;
     use super::*;
-
-    const DIM: usize = 8;
-
-    fn unit(seed: usize) -> Vec<f32> {
-        let v: Vec<f32> = (0..DIM)
-            .map(|i| (((seed * 31 + i * 17) % 23) as f32) - 11.0)
-            .collect();
-        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.into_iter().map(|x| x / norm).collect()
-    }
-
-    fn chunk(tenant: &str, article: &str, seed: usize, product: Option<&str>) -> IndexedChunk {
-        IndexedChunk {
-            id: uuid::Uuid::now_v7(),
-            tenant_id: tenant.into(),
-            article_id: article.into(),
-            product: product.map(Into::into),
-            language: "es".into(),
-            vector: unit(seed),
-        }
-    }
 
     #[tokio::test]
     async fn searches_see_only_the_callers_tenant() {
         let dir = tempfile::tempdir().unwrap();
-        let index = EdgeIndex::open(dir.path(), DIM).unwrap();
-        let mut chunks = Vec::new();
-        for seed in 0..20 {
-            chunks.push(chunk(
-                "andina",
-                &format!("a-{seed}"),
-                seed,
-                Some("internet_hogar"),
-            ));
-            chunks.push(chunk("costa", &format!("c-{seed}"), seed, None));
-        }
-        index.upsert(chunks).await.unwrap();
-        let hits = index
-            .search("andina", unit(3), SearchFilter::default(), 10)
-            .await
-            .unwrap();
-        assert_eq!(hits.len(), 10);
-        assert_eq!(hits[0].article_id, "a-3");
-        assert!((hits[0].score - 1.0).abs() < 1e-4);
-        assert!(hits.iter().all(|h| h.article_id.starts_with("a-")));
-        let none = index
-            .search("nobody", unit(3), SearchFilter::default(), 10)
-            .await
-            .unwrap();
-        assert!(none.is_empty());
-        let filtered = index
-            .search(
-                "costa",
-                unit(3),
-                SearchFilter {
-                    product: Some("internet_hogar".into()),
-                    language: None,
-                },
-                10,
-            )
-            .await
-            .unwrap();
-        assert!(filtered.is_empty(), "costa has no internet_hogar chunks");
+        let index = EdgeIndex::open(dir.path(), conformance::DIM).unwrap();
+        conformance::searches_see_only_the_callers_tenant(&index).await;
     }
 
     #[tokio::test]
     async fn writes_survive_a_restart_and_deletes_stay_within_the_tenant() {
         let dir = tempfile::tempdir().unwrap();
-        let mine = chunk("andina", "a-1", 1, None);
-        {
-            let index = EdgeIndex::open(dir.path(), DIM).unwrap();
-            index
-                .upsert(vec![mine.clone(), chunk("andina", "a-2", 2, None)])
-                .await
-                .unwrap();
-        }
-        let index = EdgeIndex::open(dir.path(), DIM).unwrap();
-        let hits = index
-            .search("andina", unit(1), SearchFilter::default(), 5)
-            .await
-            .unwrap();
-        assert_eq!(hits.len(), 2);
-        assert_eq!(hits[0].chunk_id, mine.id);
-
-        // Another tenant naming my chunk's id deletes nothing.
-        index.delete("costa", vec![mine.id]).await.unwrap();
-        assert_eq!(
-            index
-                .search("andina", unit(1), SearchFilter::default(), 5)
-                .await
-                .unwrap()
-                .len(),
-            2
-        );
-        index.delete("andina", vec![mine.id]).await.unwrap();
-        let hits = index
-            .search("andina", unit(1), SearchFilter::default(), 5)
-            .await
-            .unwrap();
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].article_id, "a-2");
-        index.delete_tenant("andina").await.unwrap();
-        drop(index);
-        let index = EdgeIndex::open(dir.path(), DIM).unwrap();
-        assert!(
-            index
-                .search("andina", unit(1), SearchFilter::default(), 5)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        conformance::writes_survive_a_restart_and_deletes_stay_within_the_tenant(|| async {
+            Box::new(EdgeIndex::open(dir.path(), conformance::DIM).unwrap()) as Box<dyn VectorIndex>
+        })
+        .await;
     }
 
     #[tokio::test]
     async fn a_wrong_dimension_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let index = EdgeIndex::open(dir.path(), DIM).unwrap();
-        let mut bad = chunk("andina", "a", 1, None);
-        bad.vector.push(0.0);
-        assert!(matches!(
-            index.upsert(vec![bad]).await,
-            Err(IndexError::Dimension {
-                expected: 8,
-                actual: 9
-            })
-        ));
-        assert!(
-            index
-                .search("andina", vec![0.0; 3], SearchFilter::default(), 1)
-                .await
-                .is_err()
-        );
+        let index = EdgeIndex::open(dir.path(), conformance::DIM).unwrap();
+        conformance::a_wrong_dimension_is_an_error(&index).await;
     }
 }
