@@ -384,3 +384,95 @@ pub async fn renew(
         .map(|c| c != 0)
         .ok_or_else(|| LeaseLost(id.to_owned())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SqliteSync;
+
+    async fn db_with_tenant() -> (tempfile::TempDir, Db, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(None, dir.path(), 2, SqliteSync::Normal)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let (tenant, _) = crate::store::tenants::create_tenant(&db, "Andina")
+            .await
+            .unwrap();
+        (dir, db, tenant.id)
+    }
+
+    #[tokio::test]
+    async fn a_job_is_resumed_after_lost_leases_then_failed_with_the_reason() {
+        let (_dir, db, tenant) = db_with_tenant().await;
+        let job = enqueue(&db, &tenant, "kb_import", &serde_json::json!({"n": 1}), 2)
+            .await
+            .unwrap();
+        let first = claim(&db, "w1", 0).await.unwrap().expect("queued job");
+        assert_eq!((first.id.as_str(), first.attempts), (job.id.as_str(), 1));
+        let progress = Report {
+            done: 5,
+            total: Some(10),
+            message: None,
+            checkpoint: Some(serde_json::json!({"next": 5})),
+        };
+        // The lease of 0 ms has run out: the old owner can no longer write.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let second = claim(&db, "w2", 60_000).await.unwrap().expect("expired");
+        assert_eq!(second.attempts, 2);
+        assert!(
+            report(&db, &job.id, "w1", 1_000, &progress)
+                .await
+                .unwrap()
+                .is_err()
+        );
+        assert!(
+            !report(&db, &job.id, "w2", 0, &progress)
+                .await
+                .unwrap()
+                .unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        // w2 died too; a third claim finds no attempts left and fails the job instead.
+        let third = claim(&db, "w3", 60_000).await.unwrap();
+        assert!(third.is_none(), "{third:?}");
+        let failed = get(&db, &tenant, &job.id).await.unwrap();
+        assert_eq!(failed.state, JobState::Failed);
+        assert!(failed.error.unwrap().contains("interrupted 2 time(s)"));
+        assert_eq!(failed.progress.done, 5);
+    }
+
+    #[tokio::test]
+    async fn a_resumed_attempt_gets_the_last_checkpoint_and_a_release_does_not_count() {
+        let (_dir, db, tenant) = db_with_tenant().await;
+        let job = enqueue(&db, &tenant, "kb_import", &serde_json::json!({}), 3)
+            .await
+            .unwrap();
+        claim(&db, "w1", 60_000).await.unwrap().unwrap();
+        let at = |n: i64| Report {
+            done: n,
+            checkpoint: Some(serde_json::json!({ "next": n })),
+            ..Report::default()
+        };
+        report(&db, &job.id, "w1", 60_000, &at(16))
+            .await
+            .unwrap()
+            .unwrap();
+        finish(&db, &job.id, "w1", Outcome::Released).await.unwrap();
+        let again = claim(&db, "w2", 60_000).await.unwrap().unwrap();
+        assert_eq!(again.attempts, 1, "a graceful release is not an attempt");
+        assert_eq!(again.checkpoint, Some(serde_json::json!({ "next": 16 })));
+        finish(
+            &db,
+            &job.id,
+            "w2",
+            Outcome::Succeeded(serde_json::json!({"ok": true})),
+        )
+        .await
+        .unwrap();
+        let done = get(&db, &tenant, &job.id).await.unwrap();
+        assert_eq!(done.state, JobState::Succeeded);
+        assert_eq!(done.result, Some(serde_json::json!({"ok": true})));
+        assert!(claim(&db, "w3", 60_000).await.unwrap().is_none());
+    }
+}

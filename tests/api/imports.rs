@@ -13,6 +13,7 @@ both_backends!(
     a_bad_file_is_rejected_by_line_and_stores_nothing,
     queued_jobs_can_be_cancelled_and_survive_a_restart,
     a_job_whose_worker_died_is_resumed,
+    a_running_import_stops_when_cancelled,
 );
 
 /// Bitext-style export: the title and body come from columns with other names.
@@ -256,4 +257,59 @@ async fn a_job_whose_worker_died_is_resumed(backend: Backend) {
     let job = app.wait_for_job(&id).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["attempts"], 2, "{job}");
+}
+
+async fn a_running_import_stops_when_cancelled(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut csv = String::from("external_id,title,body\n");
+    for i in 0..400 {
+        csv.push_str(&format!(
+            "A-{i},Artículo {i},\"Texto del artículo número {i} sobre facturación y cobros.\"\n"
+        ));
+    }
+    let reply = app
+        .upload(
+            "/v1/kb/imports",
+            &app.key,
+            "text/csv",
+            csv.as_bytes(),
+            false,
+        )
+        .await;
+    let id = reply.body["id"].as_str().unwrap().to_owned();
+    // Wait until it has done some work, then cancel it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let job = app.get(&format!("/v1/jobs/{id}")).await.body;
+        if job["progress"]["done"].as_i64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{job}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let asked = app.post(&format!("/v1/jobs/{id}/cancel"), json!({})).await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    assert_eq!(asked.body["cancel_requested"], true);
+    let job = app.wait_for_job(&id).await;
+    assert_eq!(job["state"], "cancelled", "{job}");
+    let done = job["progress"]["done"].as_i64().unwrap();
+    assert!(done > 0 && done < 400, "{job}");
+    // What was saved before the stop stays, searchable and consistent.
+    let mut stored = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .get(&format!("/v1/kb/articles?limit=200{cursor}"))
+            .await
+            .body;
+        stored += page["items"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert!(
+        stored >= done as usize && stored < 400,
+        "{stored} stored, {done} done"
+    );
 }
