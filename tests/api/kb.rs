@@ -306,3 +306,57 @@ async fn without_the_model_the_knowledge_base_is_unavailable(backend: Backend) {
     assert_eq!(app.get("/v1/kb/articles").await.body["items"], json!([]));
     assert_eq!(app.get("/v1/incidents").await.status, 200);
 }
+
+/// The demo tenant's Spanish knowledge base answers customers' own wording (no title words):
+/// 36 questions in `data/demo/kb_queries.json`, each with the article(s) that answer it.
+/// Measured: recall@1 63.9%, recall@3 83.3%; the floor below catches regressions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_knowledge_base_answers_customers_questions() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let tenant = app.get("/v1/tenants/me").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let knowledge = app.app().knowledge().await.unwrap();
+    abcall::demo::install_knowledge(&knowledge, &tenant)
+        .await
+        .unwrap();
+    let cases: Vec<Value> =
+        serde_json::from_str(include_str!("../../data/demo/kb_queries.json")).expect("query set");
+    let (mut at1, mut at3, mut misses) = (0, 0, Vec::new());
+    for case in &cases {
+        let reply = app
+            .post("/v1/kb/search", json!({ "query": case["query"], "k": 3 }))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let found: Vec<&str> = reply
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["external_id"].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = case["expected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap())
+            .collect();
+        if expected.contains(&found[0]) {
+            at1 += 1;
+        }
+        if found.iter().any(|f| expected.contains(f)) {
+            at3 += 1;
+        } else {
+            misses.push(format!("{} -> {found:?}", case["query"]));
+        }
+    }
+    let n = cases.len() as f64;
+    eprintln!(
+        "demo KB: recall@1 {:.1}%, recall@3 {:.1}% over {} questions; misses: {misses:#?}",
+        100.0 * at1 as f64 / n,
+        100.0 * at3 as f64 / n,
+        cases.len()
+    );
+    assert!(at3 as f64 / n >= 0.8, "recall@3 {at3}/{n}: {misses:#?}");
+}
