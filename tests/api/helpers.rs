@@ -175,6 +175,11 @@ impl TestApp {
         self.call(Method::POST, path, &self.key, Some(body)).await
     }
 
+    /// The server's data directory (SQLite file, embedded vector shard).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.config.data_dir
+    }
+
     /// Stops the server (as a deployment would: workers put running jobs back in the queue) and
     /// starts a new one over the same database and data directory, adjusted by `adjust`.
     pub async fn restart(&mut self, adjust: impl FnOnce(&mut Config)) {

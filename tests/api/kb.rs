@@ -11,6 +11,7 @@ both_backends!(
     search_and_suggestions_find_the_right_article,
     articles_are_validated_replaced_and_deleted,
     without_the_model_the_knowledge_base_is_unavailable,
+    on_a_qdrant_server_search_is_tenant_scoped_and_survives_a_restart,
 );
 
 const ARTICLES: [(&str, &str, &str); 4] = [
@@ -74,9 +75,45 @@ fn titles(reply: &Value) -> Vec<String> {
 
 async fn search_and_suggestions_find_the_right_article(backend: Backend) {
     let app = spawn_app(backend).await;
+    search_scenario(&app).await;
+}
+
+/// The same, with vectors on a Qdrant server (`ABCALL_TEST_QDRANT_URL`, e.g.
+/// `http://127.0.0.1:6334`) in a collection of the test's own; then the server keeps them across
+/// a restart of the service. Skipped when no server is named.
+async fn on_a_qdrant_server_search_is_tenant_scoped_and_survives_a_restart(backend: Backend) {
+    let Ok(url) = std::env::var("ABCALL_TEST_QDRANT_URL") else {
+        eprintln!("ABCALL_TEST_QDRANT_URL is not set: Qdrant server test skipped");
+        return;
+    };
+    let collection = format!("abcall_test_{}", uuid::Uuid::now_v7().simple());
+    let mut app = spawn_with(backend, |c| {
+        c.qdrant_url = Some(url.clone());
+        c.qdrant_collection = collection.clone();
+    })
+    .await;
+    search_scenario(&app).await;
+    app.restart(|_| {}).await;
+    let reply = app
+        .post(
+            "/v1/kb/search",
+            json!({ "query": "quiero llevar mi número a otro operador", "k": 1 }),
+        )
+        .await;
+    assert_eq!(
+        titles(&reply.body),
+        ["Portabilidad numérica"],
+        "{}",
+        reply.body
+    );
+    // No point of the collection is stored on local disk.
+    assert!(!app.data_dir().join("vectors").exists());
+}
+
+async fn search_scenario(app: &TestApp) {
     let other = app.other_tenant("Tenant B").await;
-    let mine = load(&app, &app.key, "").await;
-    let theirs = load(&app, &other, " (B)").await;
+    let mine = load(app, &app.key, "").await;
+    let theirs = load(app, &other, " (B)").await;
 
     for (query, expected) in [
         (
