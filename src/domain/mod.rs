@@ -4,10 +4,12 @@
 pub mod access;
 pub mod calendar;
 pub mod customer;
+pub mod dataset;
 pub mod incident;
 pub mod kb;
 pub mod priority;
 pub mod tenant;
+pub mod upload;
 pub mod validation;
 
 /// A new opaque, time-ordered identifier (UUIDv7), so ids sort by creation time for cursors.

@@ -6,18 +6,18 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{ApiQuery, Caller, JsonBody};
-use super::location;
+use super::{location, upload};
 use crate::App;
 use crate::domain::access::Action;
 use crate::domain::kb::ArticleInput;
 use crate::error::{Error, Problem, Result};
-use crate::kb::import::{self, Format, ImportOptions};
+use crate::kb::import::{self, ImportOptions};
 use crate::kb::{SearchRequest, Suggestion};
 use crate::store::jobs::Job;
 
@@ -91,46 +91,13 @@ async fn import_articles(
     body: Body,
 ) -> Result<(StatusCode, [(HeaderName, HeaderValue); 1], Json<Job>)> {
     let principal = caller.require(Action::WriteKnowledge)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let format = match options
-        .format
-        .or_else(|| Format::from_content_type(content_type))
-    {
-        Some(format) => format,
-        None => {
-            return Err(Error::UnsupportedMediaType(
-                "send text/csv or application/x-ndjson (JSON Lines), or say ?format=csv|jsonl",
-            ));
-        }
-    };
-    let limit = app.config.max_upload_bytes;
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Error::PayloadTooLarge(format!("the upload is larger than {limit} bytes")))?;
-    let gzipped = match headers.get(header::CONTENT_ENCODING).map(|v| v.as_bytes()) {
-        None | Some(b"identity") => false,
-        Some(b"gzip") => true,
-        Some(_) => {
-            return Err(Error::UnsupportedMediaType(
-                "Content-Encoding must be gzip or identity",
-            ));
-        }
-    };
+    let (format, bytes) =
+        upload::read(&headers, body, options.format, app.config.max_upload_bytes).await?;
     // The model must be there before anything is queued: 503 now rather than a failed job.
     app.knowledge().await?;
-    let articles = tokio::task::spawn_blocking(move || {
-        let text = if gzipped {
-            import::gunzip(&bytes, limit)?
-        } else {
-            bytes.to_vec()
-        };
-        import::parse(&text, format, &options)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("reading the upload failed: {e}")))??;
+    let articles = tokio::task::spawn_blocking(move || import::parse(&bytes, format, &options))
+        .await
+        .map_err(|e| Error::Internal(format!("reading the upload failed: {e}")))??;
     let job = import::enqueue(&app, &principal.tenant_id, articles).await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -9,6 +9,7 @@ mod incidents;
 mod jobs;
 mod kb;
 mod tenants;
+mod upload;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,11 +1,10 @@
 //! Bulk import of knowledge-base articles from CSV or JSON Lines, e.g. a help desk's export or
 //! the Bitext responses. The upload is read and validated whole before anything is stored: one bad
-//! row rejects the file with every error listed by line (the first [`MAX_LISTED_ERRORS`]). The
+//! row rejects the file with every error listed by line (the first 100). The
 //! valid articles become a job's payload; the job embeds and saves them in batches, reporting
 //! progress and a checkpoint after each, so a restart resumes where it stopped.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::App;
 use crate::domain::kb::{ArticleData, ArticleInput};
 use crate::domain::new_id;
+use crate::domain::upload::{FileFormat, truncate_errors};
 use crate::domain::validation::FieldError;
 use crate::error::{Error, Result};
 use crate::jobs::{JobContext, JobError, JobResult};
@@ -23,38 +23,8 @@ use crate::store::kb::SaveAs;
 pub const KIND: &str = "kb_import";
 /// Most articles one import may hold.
 pub const MAX_ARTICLES: usize = 50_000;
-/// Errors listed in a rejection; the count says how many there were in all.
-pub const MAX_LISTED_ERRORS: usize = 100;
 /// Articles embedded and saved together.
 const BATCH: usize = 16;
-
-/// The file's format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Csv,
-    Jsonl,
-}
-
-impl Format {
-    /// From a `Content-Type` (parameters ignored).
-    pub fn from_content_type(value: &str) -> Option<Format> {
-        match value
-            .split(';')
-            .next()?
-            .trim()
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "text/csv" | "application/csv" => Some(Format::Csv),
-            "application/jsonl"
-            | "application/x-ndjson"
-            | "application/x-jsonlines"
-            | "application/jsonlines" => Some(Format::Jsonl),
-            _ => None,
-        }
-    }
-}
 
 /// Which CSV columns hold which field; defaults are the field names themselves. JSON Lines
 /// objects use the field names of `ArticleInput` directly.
@@ -63,7 +33,7 @@ impl Format {
 #[into_params(parameter_in = Query)]
 pub struct ImportOptions {
     /// `csv` or `jsonl`; by default taken from the `Content-Type`.
-    pub format: Option<Format>,
+    pub format: Option<FileFormat>,
     /// Column with the title (default `title`).
     pub title_column: Option<String>,
     /// Column with the body (default `body`).
@@ -115,33 +85,15 @@ pub struct ImportSummary {
     pub skipped_duplicates: usize,
 }
 
-/// Decompresses a gzip upload, refusing to grow past `limit` bytes (413).
-pub fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::Malformed {
-            detail: format!("the body is not valid gzip: {e}"),
-            field: None,
-        })?;
-    if out.len() > limit {
-        return Err(Error::PayloadTooLarge(format!(
-            "the upload is larger than {limit} bytes once decompressed"
-        )));
-    }
-    Ok(out)
-}
-
 /// Reads and validates an upload; `Err(Validation)` lists the bad rows by line.
-pub fn parse(body: &[u8], format: Format, options: &ImportOptions) -> Result<Vec<ArticleData>> {
+pub fn parse(body: &[u8], format: FileFormat, options: &ImportOptions) -> Result<Vec<ArticleData>> {
     let text = std::str::from_utf8(body).map_err(|e| Error::Malformed {
         detail: format!("the file is not UTF-8 (at byte {})", e.valid_up_to()),
         field: None,
     })?;
     let rows = match format {
-        Format::Jsonl => jsonl_rows(text),
-        Format::Csv => csv_rows(text, options)?,
+        FileFormat::Jsonl => jsonl_rows(text),
+        FileFormat::Csv => csv_rows(text, options)?,
     };
     let mut errors: Vec<FieldError> = Vec::new();
     let mut articles = Vec::new();
@@ -158,15 +110,7 @@ pub fn parse(body: &[u8], format: Format, options: &ImportOptions) -> Result<Vec
         }
     }
     if !errors.is_empty() {
-        let total = errors.len();
-        errors.truncate(MAX_LISTED_ERRORS);
-        if total > MAX_LISTED_ERRORS {
-            errors.push(FieldError::new(
-                "",
-                format!("{total} errors in all; the first {MAX_LISTED_ERRORS} are listed"),
-            ));
-        }
-        return Err(Error::Validation(errors));
+        return Err(Error::Validation(truncate_errors(errors)));
     }
     if articles.is_empty() {
         return Err(Error::validation("", "the file holds no articles"));
@@ -374,7 +318,7 @@ mod tests {
             external_id_column: Some("intent".into()),
             ..csv_options()
         };
-        let articles = parse(text.as_bytes(), Format::Csv, &options).unwrap();
+        let articles = parse(text.as_bytes(), FileFormat::Csv, &options).unwrap();
         assert_eq!(articles.len(), 1);
         assert_eq!(articles[0].title, "cancel_order");
         assert_eq!(articles[0].body, "Para cancelar, llame.");
@@ -385,7 +329,8 @@ mod tests {
     #[test]
     fn bad_rows_are_listed_by_line_and_column() {
         let text = "title,body,tags\nok,fine,a;b\n,missing title,\nno body,,\n";
-        let Err(Error::Validation(errors)) = parse(text.as_bytes(), Format::Csv, &csv_options())
+        let Err(Error::Validation(errors)) =
+            parse(text.as_bytes(), FileFormat::Csv, &csv_options())
         else {
             panic!("expected a validation error");
         };
@@ -397,7 +342,8 @@ mod tests {
     #[test]
     fn a_missing_column_names_the_option_to_set() {
         let text = "name,text\nx,y\n";
-        let Err(Error::Validation(errors)) = parse(text.as_bytes(), Format::Csv, &csv_options())
+        let Err(Error::Validation(errors)) =
+            parse(text.as_bytes(), FileFormat::Csv, &csv_options())
         else {
             panic!("expected a validation error");
         };
@@ -409,7 +355,8 @@ mod tests {
     fn jsonl_reports_the_line_and_path_of_a_wrong_type() {
         let text =
             "{\"title\":\"a\",\"body\":\"b\"}\n\n{\"title\":\"c\",\"body\":\"d\",\"tags\":\"x\"}\n";
-        let Err(Error::Validation(errors)) = parse(text.as_bytes(), Format::Jsonl, &csv_options())
+        let Err(Error::Validation(errors)) =
+            parse(text.as_bytes(), FileFormat::Jsonl, &csv_options())
         else {
             panic!("expected a validation error");
         };
@@ -421,26 +368,9 @@ mod tests {
     #[test]
     fn repeated_external_ids_keep_the_first() {
         let text = "external_id,title,body\na,first,x\nb,other,y\na,second,z\n";
-        let mut articles = parse(text.as_bytes(), Format::Csv, &csv_options()).unwrap();
+        let mut articles = parse(text.as_bytes(), FileFormat::Csv, &csv_options()).unwrap();
         assert_eq!(drop_repeated_ids(&mut articles), 1);
         assert_eq!(articles.len(), 2);
         assert_eq!(articles[0].title, "first");
-    }
-
-    #[test]
-    fn gzip_is_bounded() {
-        use std::io::Write;
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        encoder.write_all(&vec![b'a'; 10_000]).unwrap();
-        let packed = encoder.finish().unwrap();
-        assert_eq!(gunzip(&packed, 10_000).unwrap().len(), 10_000);
-        assert!(matches!(
-            gunzip(&packed, 9_999),
-            Err(Error::PayloadTooLarge(_))
-        ));
-        assert!(matches!(
-            gunzip(b"not gzip", 100),
-            Err(Error::Malformed { .. })
-        ));
     }
 }
