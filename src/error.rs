@@ -129,6 +129,7 @@ impl From<crate::ml::MlError> for Error {
     fn from(error: crate::ml::MlError) -> Self {
         match error {
             crate::ml::MlError::NotInstalled { .. } => Error::Unavailable(error.to_string()),
+            crate::ml::MlError::Training(detail) => Error::validation("", detail),
             other => Error::Internal(other.to_string()),
         }
     }

@@ -29,6 +29,8 @@ pub struct App {
     pub db: Db,
     pub settings: SettingsCache,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Trained models loaded so far, by id.
+    pub registry: ml::registry::Registry,
     /// Wakes an idle job worker when this process queues a job.
     pub jobs_ready: tokio::sync::Notify,
     /// Loaded on first use: the embedding model takes a moment and may not be installed.
@@ -52,6 +54,7 @@ impl App {
             settings: SettingsCache::default(),
             metrics: telemetry::metrics_handle(),
             jobs_ready: tokio::sync::Notify::new(),
+            registry: ml::registry::Registry::default(),
             knowledge: tokio::sync::OnceCell::new(),
         }))
     }

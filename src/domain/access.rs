@@ -32,6 +32,12 @@ pub enum Action {
     WorkIncidents,
     ReadKnowledge,
     WriteKnowledge,
+    /// See datasets, models and their metrics.
+    ReadModels,
+    /// Upload datasets, train, activate and delete models.
+    ManageModels,
+    /// Ask a model for a score.
+    Score,
 }
 
 impl Action {
@@ -47,6 +53,9 @@ impl Action {
             Action::WorkIncidents => "work on incidents",
             Action::ReadKnowledge => "read the knowledge base",
             Action::WriteKnowledge => "write the knowledge base",
+            Action::ReadModels => "read datasets and models",
+            Action::ManageModels => "upload datasets and train or change models",
+            Action::Score => "score records with the tenant's models",
         }
     }
 }
@@ -87,10 +96,17 @@ impl Role {
                     | CreateIncidents
                     | WorkIncidents
                     | ReadKnowledge
+                    | ReadModels
+                    | Score
             ),
             Role::Channel => matches!(
                 action,
-                ReadTenant | ReadCustomers | ReadIncidents | CreateIncidents | ReadKnowledge
+                ReadTenant
+                    | ReadCustomers
+                    | ReadIncidents
+                    | CreateIncidents
+                    | ReadKnowledge
+                    | Score
             ),
             Role::Data => matches!(
                 action,
@@ -100,10 +116,13 @@ impl Role {
                     | ReadIncidents
                     | ReadKnowledge
                     | WriteKnowledge
+                    | ReadModels
+                    | ManageModels
+                    | Score
             ),
             Role::Viewer => matches!(
                 action,
-                ReadTenant | ReadCustomers | ReadIncidents | ReadKnowledge
+                ReadTenant | ReadCustomers | ReadIncidents | ReadKnowledge | ReadModels
             ),
         }
     }

@@ -8,6 +8,7 @@ mod health;
 mod incidents;
 mod jobs;
 mod kb;
+mod models;
 mod tenants;
 mod upload;
 
@@ -47,6 +48,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "customers", description = "Customer data and the agent's 360 view"),
         (name = "incidents", description = "PQRs and their lifecycle"),
         (name = "knowledge", description = "Knowledge-base articles, search and suggested answers"),
+        (name = "models", description = "Datasets, training, the model registry and scoring"),
         (name = "jobs", description = "Background work (imports, training): progress, results, cancellation"),
     )
 )]
@@ -72,6 +74,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .merge(incidents::router())
         .merge(kb::router())
         .merge(jobs::router())
+        .merge(models::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

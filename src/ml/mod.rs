@@ -1,6 +1,9 @@
 //! Machine learning: local models only, loaded from files the installer verified.
 
 pub mod embed;
+pub mod metrics;
+pub mod registry;
+pub mod tabular;
 
 /// Why a model could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -25,4 +28,7 @@ pub enum MlError {
     Candle(#[from] candle_core::Error),
     #[error("model files: {0}")]
     Install(#[from] crate::models::InstallError),
+    /// The data cannot train a model (too few rows of a class, a solver failure).
+    #[error("training failed: {0}")]
+    Training(String),
 }

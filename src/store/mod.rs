@@ -3,10 +3,13 @@
 //! JSON as `TEXT`, ids as `TEXT`; every query is scoped by the tenant id of the caller.
 
 pub mod customers;
+pub mod datasets;
+pub mod files;
 pub mod idempotency;
 pub mod incidents;
 pub mod jobs;
 pub mod kb;
+pub mod models;
 mod sql;
 pub mod tenants;
 
@@ -45,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/0001_init.sql")),
     (2, "kb", include_str!("../../migrations/0002_kb.sql")),
     (3, "jobs", include_str!("../../migrations/0003_jobs.sql")),
+    (
+        4,
+        "models",
+        include_str!("../../migrations/0004_models.sql"),
+    ),
 ];
 
 impl Db {

@@ -1,0 +1,261 @@
+//! Per-tenant models: training jobs that turn a stored dataset into a registered version, the
+//! artifacts on disk (`<data_dir>/models/<tenant>/<id>.json`), and scoring with the active version
+//! of a name. Artifacts are loaded on first use and cached by id (a version never changes).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use super::tabular::{self, Prediction, TabularModel};
+use crate::App;
+use crate::domain::dataset::{ColumnType, DatasetKind, FileFormat, Table, read_csv, read_jsonl};
+use crate::domain::new_id;
+use crate::error::{Error, Result};
+use crate::jobs::{JobContext, JobError, JobResult};
+use crate::store::datasets;
+use crate::store::files::write_atomically;
+use crate::store::jobs::{Job, Report};
+use crate::store::models::{self, ModelVersion, NewModel};
+
+/// The job kind.
+pub const TRAIN_KIND: &str = "train_model";
+
+/// Loaded artifacts by model id.
+#[derive(Default)]
+pub struct Registry {
+    cache: Mutex<HashMap<String, Arc<TabularModel>>>,
+}
+
+impl Registry {
+    /// The artifact of `model`, from the cache or the disk.
+    pub async fn load(&self, model: &ModelVersion) -> Result<Arc<TabularModel>> {
+        if let Some(loaded) = self.cache.lock().expect("cache lock").get(&model.id) {
+            return Ok(loaded.clone());
+        }
+        let path = model.path.clone();
+        let loaded: TabularModel = tokio::task::spawn_blocking(move || {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| Error::Internal(format!("reading model {}: {e}", path.display())))?;
+            serde_json::from_slice(&bytes).map_err(|e| {
+                Error::Internal(format!("model {} is unreadable: {e}", path.display()))
+            })
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("loading a model failed: {e}")))??;
+        let loaded = Arc::new(loaded);
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .insert(model.id.clone(), loaded.clone());
+        Ok(loaded)
+    }
+}
+
+/// A training request.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainRequest {
+    pub dataset_id: String,
+    /// The column to predict; default: the dataset's declared target.
+    pub target: Option<String>,
+    /// The registry name, e.g. `churn` (lower-case letters, digits, `_` and `-`); default: the
+    /// target's name in lower case.
+    pub name: Option<String>,
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// Checks a training request against its dataset and queues the job.
+pub async fn enqueue_training(app: &App, tenant_id: &str, request: TrainRequest) -> Result<Job> {
+    let dataset = datasets::get(&app.db, tenant_id, &request.dataset_id)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => Error::validation("dataset_id", "no such dataset"),
+            other => other,
+        })?;
+    if dataset.kind != DatasetKind::Tabular {
+        return Err(Error::validation(
+            "dataset_id",
+            "training on text_labels datasets is not available yet; upload a tabular dataset",
+        ));
+    }
+    let target = request
+        .target
+        .clone()
+        .or_else(|| dataset.schema.target.clone())
+        .ok_or_else(|| Error::validation("target", "the dataset declares no target; name one"))?;
+    match dataset.schema.column(&target).map(|c| c.kind) {
+        Some(ColumnType::Categorical | ColumnType::Boolean) => {}
+        Some(_) => {
+            return Err(Error::validation(
+                "target",
+                format!("{target:?} is not a column of classes (categorical or yes/no)"),
+            ));
+        }
+        None => return Err(Error::validation("target", format!("no column {target:?}"))),
+    }
+    let name = request
+        .name
+        .clone()
+        .unwrap_or_else(|| target.to_lowercase().replace(' ', "_"));
+    if !valid_name(&name) {
+        return Err(Error::validation(
+            "name",
+            "must be 1 to 40 lower-case letters, digits, _ or -",
+        ));
+    }
+    let payload = serde_json::to_value(TrainRequest {
+        dataset_id: dataset.id,
+        target: Some(target),
+        name: Some(name),
+    })
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    crate::jobs::enqueue(app, tenant_id, TRAIN_KIND, &payload).await
+}
+
+/// Parses a stored dataset's file.
+pub fn read_table(format: FileFormat, bytes: &[u8]) -> Result<Table> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| Error::Internal("a stored dataset is not UTF-8".into()))?;
+    match format {
+        FileFormat::Csv => read_csv(text),
+        FileFormat::Jsonl => read_jsonl(text),
+    }
+    .map_err(|errors| Error::Internal(format!("a stored dataset no longer parses: {errors:?}")))
+}
+
+/// The job: reads the dataset, trains in a blocking thread while reporting progress, writes the
+/// artifact, then registers the version (active if it is the first of its name).
+pub async fn run_training(app: &Arc<App>, ctx: &mut JobContext) -> JobResult {
+    let request: TrainRequest = serde_json::from_value(ctx.payload.clone())
+        .map_err(|e| JobError::Failed(format!("unreadable training request: {e}")))?;
+    let (Some(target), Some(name)) = (request.target.clone(), request.name.clone()) else {
+        return Err(JobError::Failed(
+            "the training request lacks target or name".into(),
+        ));
+    };
+    let dataset = datasets::get(&app.db, &ctx.tenant_id, &request.dataset_id).await?;
+    let bytes = datasets::read_file(&dataset).await?;
+    let (sender, mut updates) = tokio::sync::watch::channel((0usize, 1usize, String::new()));
+    let schema = dataset.schema.clone();
+    let format = dataset.format;
+    let mut training = tokio::task::spawn_blocking(move || {
+        let table = read_table(format, &bytes)?;
+        tabular::train(&table, &schema, &target, |done, total, what| {
+            let _ = sender.send((done, total, what.to_owned()));
+        })
+        .map_err(Error::from)
+    });
+    let model = loop {
+        tokio::select! {
+            finished = &mut training => {
+                break finished
+                    .map_err(|e| JobError::Failed(format!("training stopped: {e}")))??;
+            }
+            changed = updates.changed() => {
+                if changed.is_ok() {
+                    let (done, total, what) = updates.borrow_and_update().clone();
+                    ctx.progress(Report {
+                        done: done as i64,
+                        total: Some(total as i64),
+                        message: Some(what),
+                        checkpoint: None,
+                    })
+                    .await?;
+                }
+            }
+        }
+    };
+    let id = new_id();
+    let path = app
+        .config
+        .data_dir
+        .join("models")
+        .join(&ctx.tenant_id)
+        .join(format!("{id}.json"));
+    let artifact = serde_json::to_vec(&model)
+        .map_err(|e| JobError::Failed(format!("the model does not serialise: {e}")))?;
+    {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || write_atomically(&path, &artifact))
+            .await
+            .map_err(|e| JobError::Failed(format!("writing the model failed: {e}")))??;
+    }
+    let metrics = serde_json::json!({
+        "target": model.target,
+        "classes": model.classes,
+        "evaluation": model.evaluation,
+        "candidates": model.candidates,
+        "importances": model.importances,
+        "validation": format!("stratified {}-fold cross-validation", tabular::FOLDS),
+    });
+    let registered = models::create(
+        &app.db,
+        &ctx.tenant_id,
+        NewModel {
+            id: &id,
+            name: &name,
+            dataset_id: &dataset.id,
+            dataset_sha256: &dataset.sha256,
+            algorithm: model.classifier.algorithm(),
+            metrics: &metrics,
+            path: &path,
+        },
+    )
+    .await?;
+    Ok(serde_json::json!({
+        "model_id": registered.id,
+        "name": registered.name,
+        "version": registered.version,
+        "active": registered.active,
+        "algorithm": registered.algorithm,
+        "roc_auc": model.evaluation.roc_auc,
+        "macro_f1": model.evaluation.macro_f1,
+    }))
+}
+
+/// A prediction and the model version that made it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Scored {
+    pub model_id: String,
+    pub name: String,
+    pub version: i64,
+    #[serde(flatten)]
+    pub prediction: Prediction,
+}
+
+/// Scores `record` with the tenant's active `name` model.
+pub async fn score(
+    app: &App,
+    tenant_id: &str,
+    name: &str,
+    record: &HashMap<String, String>,
+) -> Result<Scored> {
+    let model = models::active(&app.db, tenant_id, name)
+        .await?
+        .ok_or_else(|| {
+            Error::validation(
+                "model",
+                format!("the tenant has no active model named {name:?}; train one first"),
+            )
+        })?;
+    let loaded = app.registry.load(&model).await?;
+    let prediction = loaded.predict(|column| {
+        record
+            .get(column)
+            .map(String::as_str)
+            .filter(|v| !crate::domain::dataset::is_missing(v))
+    });
+    Ok(Scored {
+        model_id: model.id,
+        name: model.name,
+        version: model.version,
+        prediction,
+    })
+}
