@@ -222,11 +222,18 @@ impl TestApp {
         reply(request.send().await.expect("request sent")).await
     }
 
-    /// Polls a job until it has finished (failing after two minutes) and returns it.
+    /// Polls a job until it has finished (failing after five minutes) and returns it.
     pub async fn wait_for_job(&self, id: &str) -> Value {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        self.wait_for_job_as(id, &self.key).await
+    }
+
+    /// [`Self::wait_for_job`] with another tenant's or role's key.
+    pub async fn wait_for_job_as(&self, id: &str, key: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
         loop {
-            let job = self.get(&format!("/v1/jobs/{id}")).await;
+            let job = self
+                .call(Method::GET, &format!("/v1/jobs/{id}"), key, None)
+                .await;
             assert_eq!(job.status, 200, "{}", job.body);
             let state = job.body["state"].as_str().unwrap_or_default().to_owned();
             if ["succeeded", "failed", "cancelled"].contains(&state.as_str()) {

@@ -46,6 +46,33 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
     assert_eq!(import.status, 202, "{}", import.body);
     let job_id = import.body["id"].as_str().unwrap().to_owned();
     app.wait_for_job(&job_id).await;
+    let mut tiny = String::from("plan,tenure,churn\n");
+    for i in 0..12 {
+        tiny.push_str(&format!(
+            "p{},{i},{}\n",
+            i % 3,
+            if i % 2 == 0 { "yes" } else { "no" }
+        ));
+    }
+    let dataset = app
+        .upload(
+            "/v1/datasets?name=mini&kind=tabular&target=churn",
+            &app.key,
+            "text/csv",
+            tiny.as_bytes(),
+            false,
+        )
+        .await;
+    assert_eq!(dataset.status, 201, "{}", dataset.body);
+    let dataset_id = dataset.body["id"].as_str().unwrap().to_owned();
+    let training = app
+        .post("/v1/models", json!({ "dataset_id": dataset_id }))
+        .await;
+    let trained = app
+        .wait_for_job(training.body["id"].as_str().unwrap())
+        .await;
+    assert_eq!(trained["state"], "succeeded", "{trained}");
+    let model_id = trained["result"]["model_id"].as_str().unwrap().to_owned();
     let b = app.other_tenant("Tenant B").await;
 
     let customer_body = json!({ "external_id": "A-1", "name": "Intruso" });
@@ -97,6 +124,21 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
             None,
         ),
         (Method::GET, "/v1/jobs/{id}", job_id.as_str(), None),
+        (Method::GET, "/v1/datasets/{id}", dataset_id.as_str(), None),
+        (
+            Method::DELETE,
+            "/v1/datasets/{id}",
+            dataset_id.as_str(),
+            None,
+        ),
+        (Method::GET, "/v1/models/{id}", model_id.as_str(), None),
+        (Method::DELETE, "/v1/models/{id}", model_id.as_str(), None),
+        (
+            Method::POST,
+            "/v1/models/{id}/activate",
+            model_id.as_str(),
+            None,
+        ),
         (Method::POST, "/v1/jobs/{id}/cancel", job_id.as_str(), None),
     ];
 
@@ -151,6 +193,8 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
         "/v1/tenants/me/keys",
         "/v1/kb/articles",
         "/v1/jobs",
+        "/v1/datasets",
+        "/v1/models",
     ] {
         let reply = app.call(Method::GET, list, &b, None).await;
         assert_eq!(reply.status, 200);
@@ -159,7 +203,9 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
             !text.contains(customer_id)
                 && !text.contains(incident_id)
                 && !text.contains(&job_id)
-                && !text.contains(&article_id),
+                && !text.contains(&article_id)
+                && !text.contains(&dataset_id)
+                && !text.contains(&model_id),
             "{list}: {text}"
         );
     }

@@ -9,5 +9,6 @@ mod imports;
 mod incidents;
 mod isolation;
 mod kb;
+mod models;
 mod ops;
 mod tenants;
