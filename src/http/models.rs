@@ -20,7 +20,7 @@ use crate::domain::dataset::{DatasetKind, FileFormat, Roles, infer, read_csv, re
 use crate::domain::upload::truncate_errors;
 use crate::domain::validation::optional_text;
 use crate::error::{Error, Problem, Result};
-use crate::ml::registry::{self, Scored, TrainRequest};
+use crate::ml::registry::{self, Input, Scored, TrainRequest};
 use crate::store::customers;
 use crate::store::datasets::{self, Dataset, NewDataset};
 use crate::store::incidents::Page;
@@ -280,6 +280,8 @@ pub struct ScoreRequest {
     #[schema(value_type = Option<Object>)]
     record: Option<serde_json::Map<String, serde_json::Value>>,
     customer_id: Option<String>,
+    /// For text models (risk, category, sentiment of a PQR's text).
+    text: Option<String>,
 }
 
 fn cell(value: &serde_json::Value) -> Option<String> {
@@ -305,15 +307,15 @@ async fn score(
     let principal = caller.require(Action::Score)?;
     let request = request.parse()?;
     let mut record: HashMap<String, String> = HashMap::new();
-    match (&request.record, &request.customer_id) {
-        (Some(fields), None) => {
+    match (&request.record, &request.customer_id, &request.text) {
+        (Some(fields), None, None) => {
             record.extend(
                 fields
                     .iter()
                     .filter_map(|(k, v)| Some((k.clone(), cell(v)?))),
             );
         }
-        (None, Some(id)) => {
+        (None, Some(id), None) => {
             let customer = customers::get(&app.db, &principal.tenant_id, id).await?;
             record.extend(
                 customer
@@ -325,14 +327,34 @@ async fn score(
                 record.entry("segment".into()).or_insert(segment);
             }
         }
+        (None, None, Some(text)) => {
+            if text.trim().is_empty() || text.chars().count() > 10_000 {
+                return Err(Error::validation("text", "must be 1 to 10000 characters"));
+            }
+            return Ok(Json(
+                registry::score(
+                    &app,
+                    &principal.tenant_id,
+                    &request.model,
+                    Input::Text(text),
+                )
+                .await?,
+            ));
+        }
         _ => {
             return Err(Error::validation(
                 "record",
-                "give either record or customer_id",
+                "give exactly one of record, customer_id or text",
             ));
         }
     }
     Ok(Json(
-        registry::score(&app, &principal.tenant_id, &request.model, &record).await?,
+        registry::score(
+            &app,
+            &principal.tenant_id,
+            &request.model,
+            Input::Record(&record),
+        )
+        .await?,
     ))
 }

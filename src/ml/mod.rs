@@ -4,6 +4,7 @@ pub mod embed;
 pub mod metrics;
 pub mod registry;
 pub mod tabular;
+pub mod text;
 
 /// Why a model could not be loaded or run.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use super::embed::{Embedder, Purpose};
 use super::tabular::{self, Prediction, TabularModel};
+use super::text::{self, TextModel};
 use crate::App;
 use crate::domain::dataset::{ColumnType, DatasetKind, FileFormat, Table, read_csv, read_jsonl};
 use crate::domain::new_id;
@@ -21,20 +23,28 @@ use crate::store::models::{self, ModelVersion, NewModel};
 /// The job kind.
 pub const TRAIN_KIND: &str = "train_model";
 
+/// What a model file holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Artifact {
+    Tabular(TabularModel),
+    Text(TextModel),
+}
+
 /// Loaded artifacts by model id.
 #[derive(Default)]
 pub struct Registry {
-    cache: Mutex<HashMap<String, Arc<TabularModel>>>,
+    cache: Mutex<HashMap<String, Arc<Artifact>>>,
 }
 
 impl Registry {
     /// The artifact of `model`, from the cache or the disk.
-    pub async fn load(&self, model: &ModelVersion) -> Result<Arc<TabularModel>> {
+    pub async fn load(&self, model: &ModelVersion) -> Result<Arc<Artifact>> {
         if let Some(loaded) = self.cache.lock().expect("cache lock").get(&model.id) {
             return Ok(loaded.clone());
         }
         let path = model.path.clone();
-        let loaded: TabularModel = tokio::task::spawn_blocking(move || {
+        let loaded: Artifact = tokio::task::spawn_blocking(move || {
             let bytes = std::fs::read(&path)
                 .map_err(|e| Error::Internal(format!("reading model {}: {e}", path.display())))?;
             serde_json::from_slice(&bytes).map_err(|e| {
@@ -79,17 +89,23 @@ pub async fn enqueue_training(app: &App, tenant_id: &str, request: TrainRequest)
             Error::NotFound(_) => Error::validation("dataset_id", "no such dataset"),
             other => other,
         })?;
-    if dataset.kind != DatasetKind::Tabular {
-        return Err(Error::validation(
-            "dataset_id",
-            "training on text_labels datasets is not available yet; upload a tabular dataset",
-        ));
-    }
     let target = request
         .target
         .clone()
-        .or_else(|| dataset.schema.target.clone())
+        .or_else(|| match dataset.kind {
+            DatasetKind::Tabular => dataset.schema.target.clone(),
+            DatasetKind::TextLabels => dataset.schema.label_columns.first().cloned(),
+        })
         .ok_or_else(|| Error::validation("target", "the dataset declares no target; name one"))?;
+    if dataset.kind == DatasetKind::TextLabels && !dataset.schema.label_columns.contains(&target) {
+        return Err(Error::validation(
+            "target",
+            format!(
+                "{target:?} is not one of the dataset's label columns ({})",
+                dataset.schema.label_columns.join(", ")
+            ),
+        ));
+    }
     match dataset.schema.column(&target).map(|c| c.kind) {
         Some(ColumnType::Categorical | ColumnType::Boolean) => {}
         Some(_) => {
@@ -142,21 +158,142 @@ pub async fn run_training(app: &Arc<App>, ctx: &mut JobContext) -> JobResult {
     };
     let dataset = datasets::get(&app.db, &ctx.tenant_id, &request.dataset_id).await?;
     let bytes = datasets::read_file(&dataset).await?;
+    let table = tokio::task::spawn_blocking({
+        let format = dataset.format;
+        move || read_table(format, &bytes)
+    })
+    .await
+    .map_err(|e| JobError::Failed(format!("reading the dataset failed: {e}")))??;
+    let artifact = match dataset.kind {
+        DatasetKind::Tabular => {
+            let schema = dataset.schema.clone();
+            Artifact::Tabular(
+                with_progress(ctx, move |progress| {
+                    tabular::train(&table, &schema, &target, progress)
+                })
+                .await?,
+            )
+        }
+        DatasetKind::TextLabels => {
+            let text_column = dataset
+                .schema
+                .text_column
+                .clone()
+                .ok_or_else(|| JobError::Failed("the dataset has no text column".into()))?;
+            let column =
+                |name: &str| {
+                    table.columns.iter().position(|c| c == name).ok_or_else(|| {
+                        JobError::Failed(format!("the dataset has no column {name:?}"))
+                    })
+                };
+            let (text_at, target_at) = (column(&text_column)?, column(&target)?);
+            let texts: Vec<String> = table
+                .rows
+                .iter()
+                .map(|r| r[text_at].clone().unwrap_or_default())
+                .collect();
+            let values: Vec<Option<String>> =
+                table.rows.iter().map(|r| r[target_at].clone()).collect();
+            let embeddings = embed_all(app, ctx, texts).await?;
+            Artifact::Text(
+                with_progress(ctx, move |progress| {
+                    text::train(&embeddings, &values, &target, EMBEDDER, progress)
+                })
+                .await?,
+            )
+        }
+    };
+    let id = new_id();
+    let path = app
+        .config
+        .data_dir
+        .join("models")
+        .join(&ctx.tenant_id)
+        .join(format!("{id}.json"));
+    let file = serde_json::to_vec(&artifact)
+        .map_err(|e| JobError::Failed(format!("the model does not serialise: {e}")))?;
+    {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || write_atomically(&path, &file))
+            .await
+            .map_err(|e| JobError::Failed(format!("writing the model failed: {e}")))??;
+    }
+    let (algorithm, evaluation, metrics) = match &artifact {
+        Artifact::Tabular(model) => (
+            model.classifier.algorithm().to_owned(),
+            &model.evaluation,
+            serde_json::json!({
+                "target": model.target,
+                "classes": model.classes,
+                "evaluation": model.evaluation,
+                "candidates": model.candidates,
+                "importances": model.importances,
+                "validation": format!("stratified {}-fold cross-validation", tabular::FOLDS),
+            }),
+        ),
+        Artifact::Text(model) => (
+            model.algorithm.clone(),
+            &model.evaluation,
+            serde_json::json!({
+                "target": model.target,
+                "classes": model.classes,
+                "features": format!("{} sentence embeddings", model.embedder),
+                "evaluation": model.evaluation,
+                "candidates": model.candidates,
+                "validation": format!("stratified {}-fold cross-validation", tabular::FOLDS),
+            }),
+        ),
+    };
+    let registered = models::create(
+        &app.db,
+        &ctx.tenant_id,
+        NewModel {
+            id: &id,
+            name: &name,
+            dataset_id: &dataset.id,
+            dataset_sha256: &dataset.sha256,
+            algorithm: &algorithm,
+            metrics: &metrics,
+            path: &path,
+        },
+    )
+    .await?;
+    Ok(serde_json::json!({
+        "model_id": registered.id,
+        "name": registered.name,
+        "version": registered.version,
+        "active": registered.active,
+        "algorithm": registered.algorithm,
+        "roc_auc": evaluation.roc_auc,
+        "macro_f1": evaluation.macro_f1,
+        "accuracy": evaluation.accuracy,
+    }))
+}
+
+/// The embedding model of text classifiers.
+const EMBEDDER: &str = "multilingual-e5-small";
+/// Texts embedded per step (progress and cancellation are checked between steps).
+const EMBED_BATCH: usize = 64;
+
+/// Runs blocking training work, relaying its `progress(done, total, what)` calls to the job.
+async fn with_progress<T: Send + 'static>(
+    ctx: &mut JobContext,
+    work: impl FnOnce(&mut dyn FnMut(usize, usize, &str)) -> std::result::Result<T, super::MlError>
+    + Send
+    + 'static,
+) -> std::result::Result<T, JobError> {
     let (sender, mut updates) = tokio::sync::watch::channel((0usize, 1usize, String::new()));
-    let schema = dataset.schema.clone();
-    let format = dataset.format;
-    let mut training = tokio::task::spawn_blocking(move || {
-        let table = read_table(format, &bytes)?;
-        tabular::train(&table, &schema, &target, |done, total, what| {
+    let mut task = tokio::task::spawn_blocking(move || {
+        work(&mut |done, total, what| {
             let _ = sender.send((done, total, what.to_owned()));
         })
-        .map_err(Error::from)
     });
-    let model = loop {
+    loop {
         tokio::select! {
-            finished = &mut training => {
-                break finished
-                    .map_err(|e| JobError::Failed(format!("training stopped: {e}")))??;
+            finished = &mut task => {
+                return Ok(finished
+                    .map_err(|e| JobError::Failed(format!("training stopped: {e}")))?
+                    .map_err(Error::from)?);
             }
             changed = updates.changed() => {
                 if changed.is_ok() {
@@ -171,53 +308,48 @@ pub async fn run_training(app: &Arc<App>, ctx: &mut JobContext) -> JobResult {
                 }
             }
         }
-    };
-    let id = new_id();
-    let path = app
-        .config
-        .data_dir
-        .join("models")
-        .join(&ctx.tenant_id)
-        .join(format!("{id}.json"));
-    let artifact = serde_json::to_vec(&model)
-        .map_err(|e| JobError::Failed(format!("the model does not serialise: {e}")))?;
-    {
-        let path = path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&path, &artifact))
-            .await
-            .map_err(|e| JobError::Failed(format!("writing the model failed: {e}")))??;
     }
-    let metrics = serde_json::json!({
-        "target": model.target,
-        "classes": model.classes,
-        "evaluation": model.evaluation,
-        "candidates": model.candidates,
-        "importances": model.importances,
-        "validation": format!("stratified {}-fold cross-validation", tabular::FOLDS),
-    });
-    let registered = models::create(
-        &app.db,
-        &ctx.tenant_id,
-        NewModel {
-            id: &id,
-            name: &name,
-            dataset_id: &dataset.id,
-            dataset_sha256: &dataset.sha256,
-            algorithm: model.classifier.algorithm(),
-            metrics: &metrics,
-            path: &path,
-        },
-    )
-    .await?;
-    Ok(serde_json::json!({
-        "model_id": registered.id,
-        "name": registered.name,
-        "version": registered.version,
-        "active": registered.active,
-        "algorithm": registered.algorithm,
-        "roc_auc": model.evaluation.roc_auc,
-        "macro_f1": model.evaluation.macro_f1,
-    }))
+}
+
+/// Embeds the texts of a dataset in batches, reporting progress between them.
+async fn embed_all(
+    app: &App,
+    ctx: &mut JobContext,
+    texts: Vec<String>,
+) -> std::result::Result<ndarray::Array2<f64>, JobError> {
+    let embedder = load_embedder(app).await?;
+    let total = texts.len();
+    let mut data: Vec<f64> = Vec::with_capacity(total * embedder.dimension());
+    for (i, batch) in texts.chunks(EMBED_BATCH).enumerate() {
+        let batch = batch.to_vec();
+        let embedder = embedder.clone();
+        let vectors = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+            embedder.embed(&refs, Purpose::Query)
+        })
+        .await
+        .map_err(|e| JobError::Failed(format!("embedding stopped: {e}")))?
+        .map_err(Error::from)?;
+        data.extend(vectors.into_iter().flatten().map(f64::from));
+        let done = ((i + 1) * EMBED_BATCH).min(total);
+        ctx.progress(Report {
+            done: done as i64,
+            total: Some(total as i64),
+            message: Some(format!("embedding texts: {done} of {total}")),
+            checkpoint: None,
+        })
+        .await?;
+    }
+    ndarray::Array2::from_shape_vec((total, embedder.dimension()), data)
+        .map_err(|e| JobError::Failed(format!("embeddings have the wrong shape: {e}")))
+}
+
+async fn load_embedder(app: &App) -> Result<Arc<Embedder>> {
+    let models_dir = app.config.models_dir.clone();
+    tokio::task::spawn_blocking(move || Embedder::shared_e5(&models_dir))
+        .await
+        .map_err(|e| Error::Internal(format!("loading the embedding model failed: {e}")))?
+        .map_err(Error::from)
 }
 
 /// A prediction and the model version that made it.
@@ -230,13 +362,14 @@ pub struct Scored {
     pub prediction: Prediction,
 }
 
-/// Scores `record` with the tenant's active `name` model.
-pub async fn score(
-    app: &App,
-    tenant_id: &str,
-    name: &str,
-    record: &HashMap<String, String>,
-) -> Result<Scored> {
+/// What to score: a record of fields (tabular models) or a text (text models).
+pub enum Input<'a> {
+    Record(&'a HashMap<String, String>),
+    Text(&'a str),
+}
+
+/// Scores `input` with the tenant's active `name` model.
+pub async fn score(app: &App, tenant_id: &str, name: &str, input: Input<'_>) -> Result<Scored> {
     let model = models::active(&app.db, tenant_id, name)
         .await?
         .ok_or_else(|| {
@@ -246,12 +379,37 @@ pub async fn score(
             )
         })?;
     let loaded = app.registry.load(&model).await?;
-    let prediction = loaded.predict(|column| {
-        record
-            .get(column)
-            .map(String::as_str)
-            .filter(|v| !crate::domain::dataset::is_missing(v))
-    });
+    let prediction = match (loaded.as_ref(), input) {
+        (Artifact::Tabular(tabular), Input::Record(record)) => tabular.predict(|column| {
+            record
+                .get(column)
+                .map(String::as_str)
+                .filter(|v| !crate::domain::dataset::is_missing(v))
+        }),
+        (Artifact::Text(text), Input::Text(value)) => {
+            let embedder = load_embedder(app).await?;
+            let value = value.to_owned();
+            let vector = tokio::task::spawn_blocking(move || {
+                embedder.embed(&[value.as_str()], Purpose::Query)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("embedding failed: {e}")))??
+            .remove(0);
+            text.predict(&vector)
+        }
+        (Artifact::Tabular(_), Input::Text(_)) => {
+            return Err(Error::validation(
+                "record",
+                format!("{name:?} scores records of fields: send record or customer_id"),
+            ));
+        }
+        (Artifact::Text(_), Input::Record(_)) => {
+            return Err(Error::validation(
+                "text",
+                format!("{name:?} scores texts: send text"),
+            ));
+        }
+    };
     Ok(Scored {
         model_id: model.id,
         name: model.name,

@@ -266,7 +266,7 @@ pub fn stratified_folds(labels: &[usize], folds: usize) -> Vec<usize> {
         .collect()
 }
 
-fn fit_logistic(
+pub(crate) fn fit_logistic(
     x: &Array2<f64>,
     y: &Array1<usize>,
 ) -> Result<MultiFittedLogisticRegression<f64, usize>, MlError> {
@@ -317,88 +317,25 @@ pub fn train(
         .iter()
         .position(|c| c == target)
         .ok_or_else(|| MlError::Training(format!("no column {target:?}")))?;
-    let mut classes: Vec<String> = table
-        .rows
-        .iter()
-        .filter_map(|r| r[target_index].clone())
-        .collect();
-    classes.sort();
-    classes.dedup();
-    let class_of: HashMap<&str, usize> = classes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
-    let labels: Vec<usize> = table
-        .rows
-        .iter()
-        .map(|r| {
-            r[target_index]
-                .as_deref()
-                .and_then(|v| class_of.get(v).copied())
-                .ok_or_else(|| MlError::Training(format!("a row has no {target}")))
-        })
-        .collect::<Result<_, _>>()?;
-    for (class, name) in classes.iter().enumerate() {
-        let count = labels.iter().filter(|l| **l == class).count();
-        if count < FOLDS {
-            return Err(MlError::Training(format!(
-                "class {name:?} of {target} has {count} rows; at least {FOLDS} are needed"
-            )));
-        }
-    }
-    let folds = stratified_folds(&labels, FOLDS);
+    let values: Vec<Option<String>> = table.rows.iter().map(|r| r[target_index].clone()).collect();
+    let (classes, labels) = class_labels(&values, target)?;
     let steps = ALGORITHMS.len() * FOLDS + 2;
-    let mut step = 0;
-    let mut candidates = Vec::new();
-    let mut held_out: HashMap<&str, Vec<Vec<f64>>> = HashMap::new();
-    for algorithm in ALGORITHMS {
-        let started = Instant::now();
-        let mut predictions = vec![Vec::new(); labels.len()];
-        let mut fold_auc = Vec::new();
-        for fold in 0..FOLDS {
-            progress(
-                step,
-                steps,
-                &format!("{algorithm}: fold {} of {FOLDS}", fold + 1),
-            );
-            step += 1;
-            let train_rows: Vec<usize> = (0..labels.len()).filter(|&r| folds[r] != fold).collect();
-            let test_rows: Vec<usize> = (0..labels.len()).filter(|&r| folds[r] == fold).collect();
-            let spec = FeatureSpec::fit(schema, table, &train_rows, target);
-            let x_train = spec.matrix(table, &train_rows);
+    let selection = select_by_cross_validation(
+        &classes,
+        &labels,
+        &ALGORITHMS,
+        |algorithm, train_rows, test_rows| {
+            let spec = FeatureSpec::fit(schema, table, train_rows, target);
+            let x_train = spec.matrix(table, train_rows);
             let y_train: Array1<usize> = train_rows.iter().map(|&r| labels[r]).collect();
             let classifier = fit(algorithm, &x_train, &y_train)?;
-            let p = classifier.probabilities(&spec.matrix(table, &test_rows), classes.len());
-            let truth: Vec<usize> = test_rows.iter().map(|&r| labels[r]).collect();
-            let rows: Vec<Vec<f64>> = p.rows().into_iter().map(|r| r.to_vec()).collect();
-            fold_auc.push(evaluate(&classes, &truth, &rows).roc_auc);
-            for (r, probabilities) in test_rows.iter().zip(rows) {
-                predictions[*r] = probabilities;
-            }
-        }
-        let overall = evaluate(&classes, &labels, &predictions);
-        candidates.push(Candidate {
-            algorithm: algorithm.to_owned(),
-            mean_auc: fold_auc.iter().sum::<f64>() / FOLDS as f64,
-            fold_auc,
-            macro_f1: overall.macro_f1,
-            accuracy: overall.accuracy,
-            seconds: started.elapsed().as_secs_f64(),
-        });
-        held_out.insert(algorithm, predictions);
-    }
-    let binary = classes.len() == 2;
-    let best = candidates
-        .iter()
-        .max_by(|a, b| {
-            let key = |c: &Candidate| if binary { c.mean_auc } else { c.macro_f1 };
-            key(a).total_cmp(&key(b))
-        })
-        .expect("at least one algorithm")
-        .algorithm
-        .clone();
-    let evaluation = evaluate(&classes, &labels, &held_out[best.as_str()]);
+            Ok(classifier.probabilities(&spec.matrix(table, test_rows), classes.len()))
+        },
+        &mut progress,
+    )?;
+    let (candidates, best, evaluation) =
+        (selection.candidates, selection.best, selection.evaluation);
+    let step = steps - 1;
 
     progress(step, steps, &format!("fitting {best} on every row"));
     let all: Vec<usize> = (0..labels.len()).collect();
@@ -422,6 +359,111 @@ pub fn train(
         candidates,
         importances,
     })
+}
+
+/// The outcome of comparing algorithms by cross-validation.
+pub struct Selection {
+    pub candidates: Vec<Candidate>,
+    /// The winner: binary targets by mean ROC AUC, others by macro-F1.
+    pub best: String,
+    /// The winner's held-out predictions, evaluated together.
+    pub evaluation: Evaluation,
+}
+
+/// Runs every algorithm over the stratified folds: `fold_probabilities(algorithm, train, test)`
+/// fits on the train rows and returns class probabilities for the test rows.
+pub fn select_by_cross_validation(
+    classes: &[String],
+    labels: &[usize],
+    algorithms: &[&str],
+    mut fold_probabilities: impl FnMut(&str, &[usize], &[usize]) -> Result<Array2<f64>, MlError>,
+    progress: &mut impl FnMut(usize, usize, &str),
+) -> Result<Selection, MlError> {
+    for (class, name) in classes.iter().enumerate() {
+        let count = labels.iter().filter(|l| **l == class).count();
+        if count < FOLDS {
+            return Err(MlError::Training(format!(
+                "class {name:?} has {count} rows; at least {FOLDS} are needed"
+            )));
+        }
+    }
+    let folds = stratified_folds(labels, FOLDS);
+    let steps = algorithms.len() * FOLDS + 2;
+    let mut step = 0;
+    let mut candidates = Vec::new();
+    let mut held_out: HashMap<String, Vec<Vec<f64>>> = HashMap::new();
+    for algorithm in algorithms {
+        let started = Instant::now();
+        let mut predictions = vec![Vec::new(); labels.len()];
+        let mut fold_auc = Vec::new();
+        for fold in 0..FOLDS {
+            progress(
+                step,
+                steps,
+                &format!("{algorithm}: fold {} of {FOLDS}", fold + 1),
+            );
+            step += 1;
+            let train_rows: Vec<usize> = (0..labels.len()).filter(|&r| folds[r] != fold).collect();
+            let test_rows: Vec<usize> = (0..labels.len()).filter(|&r| folds[r] == fold).collect();
+            let p = fold_probabilities(algorithm, &train_rows, &test_rows)?;
+            let truth: Vec<usize> = test_rows.iter().map(|&r| labels[r]).collect();
+            let rows: Vec<Vec<f64>> = p.rows().into_iter().map(|r| r.to_vec()).collect();
+            fold_auc.push(evaluate(classes, &truth, &rows).roc_auc);
+            for (r, probabilities) in test_rows.iter().zip(rows) {
+                predictions[*r] = probabilities;
+            }
+        }
+        let overall = evaluate(classes, labels, &predictions);
+        candidates.push(Candidate {
+            algorithm: (*algorithm).to_owned(),
+            mean_auc: fold_auc.iter().sum::<f64>() / FOLDS as f64,
+            fold_auc,
+            macro_f1: overall.macro_f1,
+            accuracy: overall.accuracy,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        held_out.insert((*algorithm).to_owned(), predictions);
+    }
+    let binary = classes.len() == 2;
+    let best = candidates
+        .iter()
+        .max_by(|a, b| {
+            let key = |c: &Candidate| if binary { c.mean_auc } else { c.macro_f1 };
+            key(a).total_cmp(&key(b))
+        })
+        .ok_or_else(|| MlError::Training("no algorithm to compare".into()))?
+        .algorithm
+        .clone();
+    let evaluation = evaluate(classes, labels, &held_out[&best]);
+    Ok(Selection {
+        candidates,
+        best,
+        evaluation,
+    })
+}
+
+/// Class names (sorted) and each row's class index; every row must have a value.
+pub fn class_labels(
+    values: &[Option<String>],
+    target: &str,
+) -> Result<(Vec<String>, Vec<usize>), MlError> {
+    let mut classes: Vec<String> = values.iter().flatten().cloned().collect();
+    classes.sort();
+    classes.dedup();
+    let class_of: HashMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let labels = values
+        .iter()
+        .map(|v| {
+            v.as_deref()
+                .and_then(|v| class_of.get(v).copied())
+                .ok_or_else(|| MlError::Training(format!("a row has no {target}")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((classes, labels))
 }
 
 /// The effect of each feature on the last class's score (binary: the positive class) in the

@@ -11,6 +11,7 @@ use crate::helpers::{Backend, TestApp, spawn_app};
 both_backends!(
     two_tenants_train_their_own_churn_models,
     a_broken_dataset_is_rejected_by_line_and_nothing_is_stored,
+    text_models_classify_pqr_texts,
 );
 
 fn data(name: &str) -> Vec<u8> {
@@ -368,4 +369,97 @@ async fn a_broken_dataset_is_rejected_by_line_and_nothing_is_stored(backend: Bac
     app.post("/v1/score", json!({ "model": "churn", "record": {} }))
         .await
         .assert_problem(422, "validation");
+}
+
+/// The demo tenant's labelled PQR texts (`data/demo/pqr_labels.csv`, Spanish): a risk model and
+/// a category model from one upload, then texts it has not seen.
+async fn text_models_classify_pqr_texts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let csv = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo/pqr_labels.csv"),
+    )
+    .unwrap();
+    let dataset = upload(
+        &app,
+        &app.key,
+        "name=pqr&kind=text_labels&text_column=texto&label_columns=riesgo,categoria",
+        &csv,
+    )
+    .await;
+    assert_eq!(dataset["schema"]["text_column"], "texto");
+    let risk = train(
+        &app,
+        &app.key,
+        json!({ "dataset_id": dataset["id"], "name": "risk" }),
+    )
+    .await;
+    assert_eq!(risk["active"], true, "{risk}");
+    let category = train(
+        &app,
+        &app.key,
+        json!({ "dataset_id": dataset["id"], "target": "categoria", "name": "category" }),
+    )
+    .await;
+    assert!(category["accuracy"].as_f64().unwrap() > 0.5, "{category}");
+    let model = app
+        .get(&format!(
+            "/v1/models/{}",
+            risk["model_id"].as_str().unwrap()
+        ))
+        .await
+        .body;
+    assert_eq!(
+        model["metrics"]["classes"],
+        json!(["alto", "bajo", "medio"])
+    );
+    assert_eq!(
+        model["metrics"]["features"],
+        "multilingual-e5-small sentence embeddings"
+    );
+
+    let scored = score(
+        &app,
+        &app.key,
+        json!({ "model": "category", "text": "Me llegó un cobro que no reconozco en la factura" }),
+    )
+    .await;
+    assert_eq!(scored["label"], "facturacion", "{scored}");
+    let high = score(
+        &app,
+        &app.key,
+        json!({ "model": "risk", "text": "Es el quinto reclamo, si no me solucionan hoy me voy a otra compañía y los denuncio" }),
+    )
+    .await;
+    let low = score(
+        &app,
+        &app.key,
+        json!({ "model": "risk", "text": "Muchas gracias por la ayuda, todo funciona bien" }),
+    )
+    .await;
+    let p_high = |reply: &Value| {
+        reply["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p[0] == "alto")
+            .unwrap()[1]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(p_high(&high) > p_high(&low), "{high} vs {low}");
+    assert_eq!(high["label"], "alto", "{high}");
+
+    // A text model wants text, a label column must be declared.
+    app.post(
+        "/v1/score",
+        json!({ "model": "risk", "record": { "a": 1 } }),
+    )
+    .await
+    .assert_problem(422, "validation");
+    app.post(
+        "/v1/models",
+        json!({ "dataset_id": dataset["id"], "target": "sentimiento" }),
+    )
+    .await
+    .assert_problem(422, "validation");
 }
