@@ -79,7 +79,7 @@ pub async fn install(db: &Db) -> Result<(String, String)> {
         }
         let new: NewIncidentRequest = serde_json::from_value(request.into()).map_err(bad_data)?;
         let new = new.parse().map_err(Error::Validation)?;
-        let registered = incidents::register(db, &principal, &settings, new, None).await?;
+        let registered = incidents::register(db, &principal, &settings, new, None, None).await?;
         for step in item.lifecycle {
             incidents::transition(db, &principal, &registered.incident.id, step).await?;
         }

@@ -44,8 +44,15 @@ impl Drop for Running {
     }
 }
 
-/// Starts the app with `config` (its `bind` is ignored) on an ephemeral loopback port.
+/// Starts the app with `config` (its `bind` is ignored) on an ephemeral loopback port. With
+/// `RUST_LOG` set, the service's logs appear in the test output.
 pub async fn start(config: Config) -> Result<Running> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
     let app = App::start(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

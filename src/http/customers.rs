@@ -125,7 +125,14 @@ async fn customer_360(
     Path(id): Path<String>,
 ) -> Result<Json<Customer360>> {
     let principal = caller.require(Action::ReadCustomers)?;
-    Ok(Json(
-        customers::view_360(&app.db, &principal.tenant_id, &id).await?,
-    ))
+    let mut view = customers::view_360(&app.db, &principal.tenant_id, &id).await?;
+    if app
+        .registry
+        .tenant_has_models(&app.db, &principal.tenant_id)
+        .await?
+    {
+        view.insights =
+            crate::ml::insights::for_customer(&app, &principal.tenant_id, &view).await?;
+    }
+    Ok(Json(view))
 }

@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(get_incident))
         .routes(routes!(transition))
         .routes(routes!(timeline))
+        .routes(routes!(insights))
 }
 
 /// Registers a PQR. Priority comes from impact × urgency and SLA due times from the tenant's
@@ -53,7 +54,16 @@ async fn create_incident(
         })
         .transpose()?;
     let settings = app.settings.get(&app.db, principal).await?;
-    let registered = incidents::register(&app.db, principal, &settings, new, key).await?;
+    // Tenants with models get their PQRs scored by a job queued in the same transaction.
+    let scoring = app
+        .registry
+        .tenant_has_models(&app.db, &principal.tenant_id)
+        .await?
+        .then_some(&crate::ml::insights::SCORING_JOB);
+    let registered = incidents::register(&app.db, principal, &settings, new, key, scoring).await?;
+    if scoring.is_some() && !registered.replayed {
+        app.jobs_ready.notify_one();
+    }
     let mut response = (
         StatusCode::CREATED,
         location(format!("/v1/incidents/{}", registered.incident.id)),
@@ -127,4 +137,57 @@ async fn timeline(
     Ok(Json(
         incidents::events(&app.db, &principal.tenant_id, &id).await?,
     ))
+}
+
+/// A PQR's scores from the tenant's models.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct IncidentInsights {
+    pub incident_id: String,
+    /// `scored`, or `pending` while the scoring job has not run (or the tenant has no models).
+    pub status: &'static str,
+    pub scored_at: Option<jiff::Timestamp>,
+    /// Each is a score (model, version, label, probability, probabilities, reasons) or null
+    /// when the tenant has no active model of that name.
+    #[schema(value_type = Option<Object>)]
+    pub risk: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub category: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub sentiment: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub churn: Option<serde_json::Value>,
+}
+
+/// Risk, category and sentiment of the PQR's text and its customer's churn probability, as the
+/// scoring job after registration computed them.
+#[utoipa::path(get, path = "/v1/incidents/{id}/insights", tag = "incidents",
+    params(("id" = String, Path)),
+    responses((status = 200, body = IncidentInsights), (status = 404, body = Problem)))]
+async fn insights(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentInsights>> {
+    let principal = caller.require(Action::ReadIncidents)?;
+    incidents::get(&app.db, &principal.tenant_id, &id).await?;
+    let stored = crate::store::insights::get(&app.db, &principal.tenant_id, &id).await?;
+    let field = |name: &str| {
+        stored
+            .as_ref()
+            .map(|(v, _)| v[name].clone())
+            .filter(|v| !v.is_null())
+    };
+    Ok(Json(IncidentInsights {
+        status: if stored.is_some() {
+            "scored"
+        } else {
+            "pending"
+        },
+        scored_at: stored.as_ref().map(|(_, at)| *at),
+        risk: field("risk"),
+        category: field("category"),
+        sentiment: field("sentiment"),
+        churn: field("churn"),
+        incident_id: id,
+    }))
 }

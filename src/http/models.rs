@@ -21,7 +21,6 @@ use crate::domain::upload::truncate_errors;
 use crate::domain::validation::optional_text;
 use crate::error::{Error, Problem, Result};
 use crate::ml::registry::{self, Input, Scored, TrainRequest};
-use crate::store::customers;
 use crate::store::datasets::{self, Dataset, NewDataset};
 use crate::store::incidents::Page;
 use crate::store::jobs::Job;
@@ -249,9 +248,9 @@ async fn activate_model(
     Path(id): Path<String>,
 ) -> Result<Json<ModelVersion>> {
     let principal = caller.require(Action::ManageModels)?;
-    Ok(Json(
-        models::activate(&app.db, &principal.tenant_id, &id).await?,
-    ))
+    let model = models::activate(&app.db, &principal.tenant_id, &id).await?;
+    app.registry.forget_tenant(&principal.tenant_id);
+    Ok(Json(model))
 }
 
 /// Deletes an inactive version (409 for the active one).
@@ -284,16 +283,6 @@ pub struct ScoreRequest {
     text: Option<String>,
 }
 
-fn cell(value: &serde_json::Value) -> Option<String> {
-    match value {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        other => Some(other.to_string()),
-    }
-}
-
 /// Scores a record synchronously with the tenant's active model of that name: the predicted
 /// class, its probability, every class's probability and the features that raised it most.
 #[utoipa::path(post, path = "/v1/score", tag = "models", request_body = ScoreRequest,
@@ -312,20 +301,11 @@ async fn score(
             record.extend(
                 fields
                     .iter()
-                    .filter_map(|(k, v)| Some((k.clone(), cell(v)?))),
+                    .filter_map(|(k, v)| Some((k.clone(), registry::cell(v)?))),
             );
         }
         (None, Some(id), None) => {
-            let customer = customers::get(&app.db, &principal.tenant_id, id).await?;
-            record.extend(
-                customer
-                    .attributes
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.clone(), cell(v)?))),
-            );
-            if let Some(segment) = customer.segment {
-                record.entry("segment".into()).or_insert(segment);
-            }
+            record = registry::customer_record(&app, &principal.tenant_id, id).await?;
         }
         (None, None, Some(text)) => {
             if text.trim().is_empty() || text.chars().count() > 10_000 {

@@ -107,18 +107,24 @@ pub fn permissions(kind: &str) -> Option<(Action, Action)> {
     match kind {
         crate::kb::import::KIND => Some((Action::ReadKnowledge, Action::WriteKnowledge)),
         crate::ml::registry::TRAIN_KIND => Some((Action::ReadModels, Action::ManageModels)),
+        crate::ml::insights::SCORE_KIND => Some((Action::ReadModels, Action::ManageModels)),
         _ => None,
     }
 }
 
 /// Every job kind, for listings.
-pub const KINDS: &[&str] = &[crate::kb::import::KIND, crate::ml::registry::TRAIN_KIND];
+pub const KINDS: &[&str] = &[
+    crate::kb::import::KIND,
+    crate::ml::registry::TRAIN_KIND,
+    crate::ml::insights::SCORE_KIND,
+];
 
 /// Runs one claimed job with the handler of its kind.
 async fn dispatch(app: &Arc<App>, kind: &str, ctx: &mut JobContext) -> JobResult {
     match kind {
         crate::kb::import::KIND => crate::kb::import::run(app, ctx).await,
         crate::ml::registry::TRAIN_KIND => crate::ml::registry::run_training(app, ctx).await,
+        crate::ml::insights::SCORE_KIND => crate::ml::insights::run(app, ctx).await,
         other => Err(JobError::Failed(format!(
             "no worker knows job kind {other:?}"
         ))),

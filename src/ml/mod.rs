@@ -1,6 +1,7 @@
 //! Machine learning: local models only, loaded from files the installer verified.
 
 pub mod embed;
+pub mod insights;
 pub mod metrics;
 pub mod registry;
 pub mod tabular;

@@ -1,5 +1,5 @@
 //! Per-tenant models: training jobs that turn a stored dataset into a registered version, the
-//! artifacts on disk (`<data_dir>/models/<tenant>/<id>.json`), and scoring with the active version
+//! artifacts on disk (`<data_dir>/models/<tenant>/<id>.msgpack`, MessagePack), and scoring with the active version
 //! of a name. Artifacts are loaded on first use and cached by id (a version never changes).
 
 use std::collections::HashMap;
@@ -35,9 +35,36 @@ pub enum Artifact {
 #[derive(Default)]
 pub struct Registry {
     cache: Mutex<HashMap<String, Arc<Artifact>>>,
+    /// Whether each tenant has an active model, and since when that is known.
+    has_models: Mutex<HashMap<String, (std::time::Instant, bool)>>,
 }
 
+/// How long "this tenant has (no) models" is trusted before asking the database again; another
+/// replica's training shows up here within this time.
+const HAS_MODELS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Registry {
+    /// Whether new PQRs of the tenant should be scored (it has an active model), cached briefly
+    /// so registration stays one transaction.
+    pub async fn tenant_has_models(&self, db: &crate::store::Db, tenant_id: &str) -> Result<bool> {
+        if let Some((at, known)) = self.has_models.lock().expect("lock").get(tenant_id)
+            && at.elapsed() < HAS_MODELS_TTL
+        {
+            return Ok(*known);
+        }
+        let known = models::any_active(db, tenant_id).await?;
+        self.has_models
+            .lock()
+            .expect("lock")
+            .insert(tenant_id.to_owned(), (std::time::Instant::now(), known));
+        Ok(known)
+    }
+
+    /// Forgets what is cached about the tenant's models (after training or activation here).
+    pub fn forget_tenant(&self, tenant_id: &str) {
+        self.has_models.lock().expect("lock").remove(tenant_id);
+    }
+
     /// The artifact of `model`, from the cache or the disk.
     pub async fn load(&self, model: &ModelVersion) -> Result<Arc<Artifact>> {
         if let Some(loaded) = self.cache.lock().expect("cache lock").get(&model.id) {
@@ -47,7 +74,7 @@ impl Registry {
         let loaded: Artifact = tokio::task::spawn_blocking(move || {
             let bytes = std::fs::read(&path)
                 .map_err(|e| Error::Internal(format!("reading model {}: {e}", path.display())))?;
-            serde_json::from_slice(&bytes).map_err(|e| {
+            rmp_serde::from_slice(&bytes).map_err(|e| {
                 Error::Internal(format!("model {} is unreadable: {e}", path.display()))
             })
         })
@@ -209,8 +236,8 @@ pub async fn run_training(app: &Arc<App>, ctx: &mut JobContext) -> JobResult {
         .data_dir
         .join("models")
         .join(&ctx.tenant_id)
-        .join(format!("{id}.json"));
-    let file = serde_json::to_vec(&artifact)
+        .join(format!("{id}.msgpack"));
+    let file = rmp_serde::to_vec_named(&artifact)
         .map_err(|e| JobError::Failed(format!("the model does not serialise: {e}")))?;
     {
         let path = path.clone();
@@ -258,6 +285,7 @@ pub async fn run_training(app: &Arc<App>, ctx: &mut JobContext) -> JobResult {
         },
     )
     .await?;
+    app.registry.forget_tenant(&ctx.tenant_id);
     Ok(serde_json::json!({
         "model_id": registered.id,
         "name": registered.name,
@@ -344,7 +372,7 @@ async fn embed_all(
         .map_err(|e| JobError::Failed(format!("embeddings have the wrong shape: {e}")))
 }
 
-async fn load_embedder(app: &App) -> Result<Arc<Embedder>> {
+pub(crate) async fn load_embedder(app: &App) -> Result<Arc<Embedder>> {
     let models_dir = app.config.models_dir.clone();
     tokio::task::spawn_blocking(move || Embedder::shared_e5(&models_dir))
         .await
@@ -416,4 +444,33 @@ pub async fn score(app: &App, tenant_id: &str, name: &str, input: Input<'_>) -> 
         version: model.version,
         prediction,
     })
+}
+
+/// A customer as a record for tabular models: its attributes plus its segment.
+pub async fn customer_record(
+    app: &App,
+    tenant_id: &str,
+    customer_id: &str,
+) -> Result<HashMap<String, String>> {
+    let customer = crate::store::customers::get(&app.db, tenant_id, customer_id).await?;
+    let mut record: HashMap<String, String> = customer
+        .attributes
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), cell(v)?)))
+        .collect();
+    if let Some(segment) = customer.segment {
+        record.entry("segment".into()).or_insert(segment);
+    }
+    Ok(record)
+}
+
+/// A JSON value as a table cell (null is missing).
+pub fn cell(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        other => Some(other.to_string()),
+    }
 }

@@ -628,9 +628,9 @@ mod tests {
             "{:?}",
             risky.reasons
         );
-        // The artifact round-trips through JSON.
-        let json = serde_json::to_string(&model).unwrap();
-        let back: TabularModel = serde_json::from_str(&json).unwrap();
+        // The artifact round-trips through MessagePack, as the registry stores it.
+        let bytes = rmp_serde::to_vec_named(&model).unwrap();
+        let back: TabularModel = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(
             back.predict(cell("mensual", "1")).probability,
             risky.probability

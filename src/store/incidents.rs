@@ -192,6 +192,7 @@ pub async fn register(
     settings: &ValidSettings,
     new: NewIncident,
     idempotency_key: Option<IdempotencyKey>,
+    scoring: Option<&ScoringJob>,
 ) -> Result<Registered> {
     if let Some(key) = &idempotency_key
         && let Some(existing) = idempotency::lookup(db, &principal.tenant_id, key).await?
@@ -265,11 +266,28 @@ pub async fn register(
             other => other?,
         }
     }
+    if let Some(job) = scoring {
+        let payload = serde_json::json!({ "incident_id": id });
+        super::jobs::insert(
+            &mut *tx,
+            &principal.tenant_id,
+            job.kind,
+            &payload,
+            job.max_attempts,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(Registered {
         incident: Incident::registered(id, new, priority, due.first_response, due.resolution, now),
         replayed: false,
     })
+}
+
+/// The job that scores a new PQR, queued in the same transaction as the PQR itself.
+pub struct ScoringJob {
+    pub kind: &'static str,
+    pub max_attempts: u32,
 }
 
 async fn replay(db: &Db, tenant_id: &str, id: &str) -> Result<Registered> {

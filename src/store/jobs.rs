@@ -131,6 +131,22 @@ pub async fn enqueue(
     payload: &serde_json::Value,
     max_attempts: u32,
 ) -> Result<Job> {
+    let id = insert(&db.writer, tenant_id, kind, payload, max_attempts).await?;
+    get(db, tenant_id, &id).await
+}
+
+/// Inserts a queued job through `executor` (a transaction, so that a job is queued exactly when
+/// the change that needs it commits); returns its id.
+pub async fn insert<'e, E>(
+    executor: E,
+    tenant_id: &str,
+    kind: &str,
+    payload: &serde_json::Value,
+    max_attempts: u32,
+) -> Result<String>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let id = new_id();
     let now = to_millis(Timestamp::now());
     sqlx::query(
@@ -143,9 +159,9 @@ pub async fn enqueue(
     .bind(payload.to_string())
     .bind(i64::from(max_attempts))
     .bind(now)
-    .execute(&db.writer)
+    .execute(executor)
     .await?;
-    get(db, tenant_id, &id).await
+    Ok(id)
 }
 
 pub async fn get(db: &Db, tenant_id: &str, id: &str) -> Result<Job> {

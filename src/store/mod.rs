@@ -7,6 +7,7 @@ pub mod datasets;
 pub mod files;
 pub mod idempotency;
 pub mod incidents;
+pub mod insights;
 pub mod jobs;
 pub mod kb;
 pub mod models;
@@ -52,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "models",
         include_str!("../../migrations/0004_models.sql"),
+    ),
+    (
+        5,
+        "insights",
+        include_str!("../../migrations/0005_insights.sql"),
     ),
 ];
 

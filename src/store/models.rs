@@ -191,3 +191,13 @@ pub async fn delete(db: &Db, tenant_id: &str, id: &str) -> Result<ModelVersion> 
         .await?;
     Ok(model)
 }
+
+/// Whether the tenant has any active model (so new PQRs are worth scoring).
+pub async fn any_active(db: &Db, tenant_id: &str) -> Result<bool> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM models WHERE tenant_id = $1 AND active = 1 LIMIT 1")
+            .bind(tenant_id)
+            .fetch_optional(&db.reader)
+            .await?;
+    Ok(found.is_some())
+}

@@ -124,6 +124,12 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
             None,
         ),
         (Method::GET, "/v1/jobs/{id}", job_id.as_str(), None),
+        (
+            Method::GET,
+            "/v1/incidents/{id}/insights",
+            incident_id,
+            None,
+        ),
         (Method::GET, "/v1/datasets/{id}", dataset_id.as_str(), None),
         (
             Method::DELETE,

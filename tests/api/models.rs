@@ -163,6 +163,23 @@ async fn two_tenants_train_their_own_churn_models(backend: Backend) {
     )
     .await;
     assert_eq!(by_customer["probability"], risky["probability"]);
+    let incident = app
+        .new_incident(json!({ "customer_id": customer_id }))
+        .await;
+    let insights = wait_for_insights(&app, incident["id"].as_str().unwrap()).await;
+    assert_eq!(
+        insights["churn"]["probability"], risky["probability"],
+        "{insights}"
+    );
+    let view = app
+        .get(&format!("/v1/customers/{customer_id}/360"))
+        .await
+        .body;
+    assert_eq!(
+        view["insights"]["churn"]["probability"],
+        risky["probability"]
+    );
+    assert!(view["insights"]["churn"]["reasons"].as_array().is_some());
     app.call(
         Method::POST,
         "/v1/score",
@@ -449,6 +466,23 @@ async fn text_models_classify_pqr_texts(backend: Backend) {
     assert!(p_high(&high) > p_high(&low), "{high} vs {low}");
     assert_eq!(high["label"], "alto", "{high}");
 
+    // Every new PQR is scored by a job after its 201.
+    let incident = app
+        .new_incident(json!({
+            "subject": "Cobro duplicado en mi factura",
+            "description": "Me cobraron dos veces el mismo mes, exijo la devolución o me voy a otra empresa"
+        }))
+        .await;
+    let id = incident["id"].as_str().unwrap();
+    let insights = wait_for_insights(&app, id).await;
+    assert_eq!(insights["category"]["label"], "facturacion", "{insights}");
+    assert_eq!(insights["risk"]["name"], "risk");
+    assert!(
+        insights["sentiment"].is_null(),
+        "no sentiment model: {insights}"
+    );
+    assert!(insights["churn"].is_null(), "no churn model: {insights}");
+
     // A text model wants text, a label column must be declared.
     app.post(
         "/v1/score",
@@ -462,4 +496,20 @@ async fn text_models_classify_pqr_texts(backend: Backend) {
     )
     .await
     .assert_problem(422, "validation");
+}
+
+/// Polls a PQR's insights until its scoring job has run.
+async fn wait_for_insights(app: &TestApp, incident_id: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let reply = app
+            .get(&format!("/v1/incidents/{incident_id}/insights"))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        if reply.body["status"] == "scored" {
+            return reply.body;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", reply.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -1,0 +1,119 @@
+//! What the tenant's models say about a PQR: risk, category and sentiment of its text (active
+//! text models named `risk`, `category`, `sentiment`) and the churn probability of its customer
+//! (an active tabular model named `churn`). Computed by a job queued with the PQR, so the 201 of
+//! registration never waits for a model.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::embed::Purpose;
+use super::registry::{self, Artifact, Input, Scored};
+use crate::App;
+use crate::error::{Error, Result};
+use crate::jobs::{JobContext, JobError, JobResult};
+use crate::store::incidents::{self, Incident, ScoringJob};
+use crate::store::{insights, models};
+
+/// The job kind.
+pub const SCORE_KIND: &str = "score_incident";
+
+/// Queued with each PQR of a tenant that has models; scoring is cheap to retry.
+pub const SCORING_JOB: ScoringJob = ScoringJob {
+    kind: SCORE_KIND,
+    max_attempts: crate::jobs::MAX_ATTEMPTS,
+};
+
+/// Text models applied to every PQR, by registry name.
+pub const TEXT_MODELS: [&str; 3] = ["risk", "category", "sentiment"];
+
+/// The job: scores the PQR and stores the result.
+pub async fn run(app: &Arc<App>, ctx: &mut JobContext) -> JobResult {
+    let incident_id = ctx.payload["incident_id"]
+        .as_str()
+        .ok_or_else(|| JobError::Failed("the scoring job names no PQR".into()))?
+        .to_owned();
+    let incident = incidents::get(&app.db, &ctx.tenant_id, &incident_id).await?;
+    let scores = score_incident(app, &ctx.tenant_id, &incident).await?;
+    insights::save(&app.db, &ctx.tenant_id, &incident_id, &scores).await?;
+    Ok(scores)
+}
+
+fn scored(model: &models::ModelVersion, prediction: super::tabular::Prediction) -> Value {
+    serde_json::to_value(Scored {
+        model_id: model.id.clone(),
+        name: model.name.clone(),
+        version: model.version,
+        prediction,
+    })
+    .unwrap_or(Value::Null)
+}
+
+/// Scores a PQR with every applicable active model; missing models leave `null`.
+pub async fn score_incident(app: &App, tenant_id: &str, incident: &Incident) -> Result<Value> {
+    let mut out = json!({ "risk": null, "category": null, "sentiment": null, "churn": null });
+    let mut text_models = Vec::new();
+    for name in TEXT_MODELS {
+        if let Some(model) = models::active(&app.db, tenant_id, name).await?
+            && let Artifact::Text(text) = app.registry.load(&model).await?.as_ref()
+        {
+            text_models.push((model.clone(), text.clone()));
+        }
+    }
+    if !text_models.is_empty() {
+        // One embedding of the PQR's text serves every text model.
+        let text = format!("{}\n{}", incident.subject, incident.description);
+        let embedder = registry::load_embedder(app).await?;
+        let vector =
+            tokio::task::spawn_blocking(move || embedder.embed(&[text.as_str()], Purpose::Query))
+                .await
+                .map_err(|e| Error::Internal(format!("embedding failed: {e}")))??
+                .remove(0);
+        for (model, text_model) in text_models {
+            out[model.name.as_str()] = scored(&model, text_model.predict(&vector));
+        }
+    }
+    if let Some(customer_id) = &incident.customer_id
+        && models::active(&app.db, tenant_id, "churn").await?.is_some()
+    {
+        let record = registry::customer_record(app, tenant_id, customer_id).await?;
+        match registry::score(app, tenant_id, "churn", Input::Record(&record)).await {
+            Ok(churn) => out["churn"] = serde_json::to_value(churn).unwrap_or(Value::Null),
+            // A `churn` model that is not tabular cannot score a customer: leave it out.
+            Err(Error::Validation(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(out)
+}
+
+/// The 360 view's insights: the churn score of the customer now (when the tenant has a `churn`
+/// model) and the risk of its most recent open PQR that has been scored.
+pub async fn for_customer(
+    app: &App,
+    tenant_id: &str,
+    view: &crate::store::customers::Customer360,
+) -> Result<crate::store::customers::CustomerInsights> {
+    let churn = if models::active(&app.db, tenant_id, "churn").await?.is_some() {
+        let record = registry::customer_record(app, tenant_id, &view.customer.id).await?;
+        match registry::score(app, tenant_id, "churn", Input::Record(&record)).await {
+            Ok(churn) => serde_json::to_value(churn).ok(),
+            Err(Error::Validation(_)) => None,
+            Err(other) => return Err(other),
+        }
+    } else {
+        None
+    };
+    let mut risk = None;
+    for incident in &view.open_incidents {
+        if let Some((scores, _)) = insights::get(&app.db, tenant_id, &incident.id).await?
+            && !scores["risk"].is_null()
+        {
+            let mut value = scores["risk"].clone();
+            value["incident_id"] = json!(incident.id);
+            risk = Some(value);
+            break;
+        }
+    }
+    Ok(crate::store::customers::CustomerInsights { risk, churn })
+}
