@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod incident;
 pub mod kb;
 pub mod priority;
+pub mod retention;
 pub mod tenant;
 pub mod upload;
 pub mod validation;

@@ -129,6 +129,9 @@ pub struct TenantSettings {
     pub sla: SlaPolicy,
     pub business_hours: BusinessHours,
     pub channel_fees: ChannelFees,
+    /// Churn threshold and the offers proposed above it (optional in older documents).
+    #[serde(default)]
+    pub retention: super::retention::RetentionPolicy,
 }
 
 impl Default for TenantSettings {
@@ -139,6 +142,7 @@ impl Default for TenantSettings {
             sla: SlaPolicy::default(),
             business_hours: BusinessHours::default(),
             channel_fees: ChannelFees::default(),
+            retention: super::retention::RetentionPolicy::default(),
         }
     }
 }
@@ -216,6 +220,7 @@ impl TenantSettings {
                 );
             }
         }
+        self.retention.validate(&mut errors);
         let calendar = errors.take("business_hours", self.business_hours.compile());
         let always_open = BusinessHours::always_open()
             .compile()

@@ -156,6 +156,9 @@ pub struct IncidentInsights {
     pub sentiment: Option<serde_json::Value>,
     #[schema(value_type = Option<Object>)]
     pub churn: Option<serde_json::Value>,
+    /// The retention offer proposed when churn passes the tenant's threshold, with its reasons.
+    #[schema(value_type = Option<Object>)]
+    pub offer: Option<serde_json::Value>,
 }
 
 /// Risk, category and sentiment of the PQR's text and its customer's churn probability, as the
@@ -188,6 +191,7 @@ async fn insights(
         category: field("category"),
         sentiment: field("sentiment"),
         churn: field("churn"),
+        offer: field("offer"),
         incident_id: id,
     }))
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::embed::Purpose;
 use super::registry::{self, Artifact, Input, Scored};
 use crate::App;
+use crate::domain::retention::Facts;
 use crate::error::{Error, Result};
 use crate::jobs::{JobContext, JobError, JobResult};
 use crate::store::incidents::{self, Incident, ScoringJob};
@@ -51,7 +52,9 @@ fn scored(model: &models::ModelVersion, prediction: super::tabular::Prediction) 
 
 /// Scores a PQR with every applicable active model; missing models leave `null`.
 pub async fn score_incident(app: &App, tenant_id: &str, incident: &Incident) -> Result<Value> {
-    let mut out = json!({ "risk": null, "category": null, "sentiment": null, "churn": null });
+    let mut out = json!({
+        "risk": null, "category": null, "sentiment": null, "churn": null, "offer": null
+    });
     let mut text_models = Vec::new();
     for name in TEXT_MODELS {
         if let Some(model) = models::active(&app.db, tenant_id, name).await?
@@ -74,17 +77,48 @@ pub async fn score_incident(app: &App, tenant_id: &str, incident: &Incident) -> 
         }
     }
     if let Some(customer_id) = &incident.customer_id
-        && models::active(&app.db, tenant_id, "churn").await?.is_some()
+        && let Some((churn, offer)) = churn_and_offer(app, tenant_id, customer_id).await?
     {
-        let record = registry::customer_record(app, tenant_id, customer_id).await?;
-        match registry::score(app, tenant_id, "churn", Input::Record(&record)).await {
-            Ok(churn) => out["churn"] = serde_json::to_value(churn).unwrap_or(Value::Null),
-            // A `churn` model that is not tabular cannot score a customer: leave it out.
-            Err(Error::Validation(_)) => {}
-            Err(other) => return Err(other),
-        }
+        out["churn"] = churn;
+        out["offer"] = offer;
     }
     Ok(out)
+}
+
+/// The customer's churn score (if the tenant has a tabular `churn` model) and the retention
+/// offer its policy proposes for it (null below the threshold or when none applies).
+async fn churn_and_offer(
+    app: &App,
+    tenant_id: &str,
+    customer_id: &str,
+) -> Result<Option<(Value, Value)>> {
+    if models::active(&app.db, tenant_id, "churn").await?.is_none() {
+        return Ok(None);
+    }
+    let record = registry::customer_record(app, tenant_id, customer_id).await?;
+    let churn = match registry::score(app, tenant_id, "churn", Input::Record(&record)).await {
+        Ok(churn) => churn,
+        // A `churn` model that is not tabular cannot score a customer: leave it out.
+        Err(Error::Validation(_)) => return Ok(None),
+        Err(other) => return Err(other),
+    };
+    let customer = crate::store::customers::get(&app.db, tenant_id, customer_id).await?;
+    let settings = crate::store::tenants::get_tenant(&app.db, tenant_id)
+        .await?
+        .settings;
+    let facts = Facts {
+        churn_probability: churn.prediction.probability,
+        segment: customer.segment.as_deref(),
+        tenure_months: record
+            .get("tenure")
+            .and_then(|v| crate::domain::dataset::numeric_value(v)),
+        importance_score: customer.importance.score,
+    };
+    let offer = settings.retention.propose(&facts);
+    Ok(Some((
+        serde_json::to_value(churn).unwrap_or(Value::Null),
+        serde_json::to_value(offer).unwrap_or(Value::Null),
+    )))
 }
 
 /// The 360 view's insights: the churn score of the customer now (when the tenant has a `churn`
@@ -94,15 +128,9 @@ pub async fn for_customer(
     tenant_id: &str,
     view: &crate::store::customers::Customer360,
 ) -> Result<crate::store::customers::CustomerInsights> {
-    let churn = if models::active(&app.db, tenant_id, "churn").await?.is_some() {
-        let record = registry::customer_record(app, tenant_id, &view.customer.id).await?;
-        match registry::score(app, tenant_id, "churn", Input::Record(&record)).await {
-            Ok(churn) => serde_json::to_value(churn).ok(),
-            Err(Error::Validation(_)) => None,
-            Err(other) => return Err(other),
-        }
-    } else {
-        None
+    let (churn, offer) = match churn_and_offer(app, tenant_id, &view.customer.id).await? {
+        Some((churn, offer)) => (Some(churn), Some(offer).filter(|o| !o.is_null())),
+        None => (None, None),
     };
     let mut risk = None;
     for incident in &view.open_incidents {
@@ -115,5 +143,5 @@ pub async fn for_customer(
             break;
         }
     }
-    Ok(crate::store::customers::CustomerInsights { risk, churn })
+    Ok(crate::store::customers::CustomerInsights { risk, churn, offer })
 }

@@ -99,6 +99,9 @@ pub struct TrainRequest {
     /// The registry name, e.g. `churn` (lower-case letters, digits, `_` and `-`); default: the
     /// target's name in lower case.
     pub name: Option<String>,
+    /// Tabular only: the algorithms to compare (`logistic_regression`, `random_forest`);
+    /// default: both.
+    pub algorithms: Option<Vec<String>>,
 }
 
 fn valid_name(name: &str) -> bool {
@@ -153,10 +156,29 @@ pub async fn enqueue_training(app: &App, tenant_id: &str, request: TrainRequest)
             "must be 1 to 40 lower-case letters, digits, _ or -",
         ));
     }
+    if let Some(algorithms) = &request.algorithms {
+        if dataset.kind != DatasetKind::Tabular {
+            return Err(Error::validation(
+                "algorithms",
+                "only tabular models offer a choice of algorithms",
+            ));
+        }
+        if algorithms.is_empty()
+            || algorithms
+                .iter()
+                .any(|a| !tabular::ALGORITHMS.contains(&a.as_str()))
+        {
+            return Err(Error::validation(
+                "algorithms",
+                format!("must name some of: {}", tabular::ALGORITHMS.join(", ")),
+            ));
+        }
+    }
     let payload = serde_json::to_value(TrainRequest {
         dataset_id: dataset.id,
         target: Some(target),
         name: Some(name),
+        algorithms: request.algorithms,
     })
     .map_err(|e| Error::Internal(e.to_string()))?;
     crate::jobs::enqueue(app, tenant_id, TRAIN_KIND, &payload).await
@@ -194,9 +216,16 @@ pub async fn run_training(app: &Arc<App>, ctx: &mut JobContext) -> JobResult {
     let artifact = match dataset.kind {
         DatasetKind::Tabular => {
             let schema = dataset.schema.clone();
+            let algorithms: Vec<String> = request.algorithms.clone().unwrap_or_else(|| {
+                tabular::ALGORITHMS
+                    .iter()
+                    .map(|a| (*a).to_owned())
+                    .collect()
+            });
             Artifact::Tabular(
                 with_progress(ctx, move |progress| {
-                    tabular::train(&table, &schema, &target, progress)
+                    let algorithms: Vec<&str> = algorithms.iter().map(String::as_str).collect();
+                    tabular::train(&table, &schema, &target, &algorithms, progress)
                 })
                 .await?,
             )

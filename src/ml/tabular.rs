@@ -12,13 +12,10 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use linfa::DatasetBase;
-use linfa::prelude::{Fit, Predict};
-use linfa_ensemble::EnsembleLearnerParams;
-use linfa_logistic::{MultiFittedLogisticRegression, MultiLogisticRegression};
-use linfa_trees::DecisionTree;
+use abcall_learn::{
+    ForestParams, Logistic, Tree, fit_forest, logistic_probabilities, tree_importance, tree_predict,
+};
 use ndarray::{Array1, Array2, Axis};
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use super::MlError;
@@ -174,12 +171,12 @@ impl FeatureSpec {
 #[serde(tag = "algorithm", rename_all = "snake_case")]
 pub enum Classifier {
     LogisticRegression {
-        model: MultiFittedLogisticRegression<f64, usize>,
+        model: Logistic,
     },
     /// Bagged decision trees, each on a bootstrap sample and a random subset of the features;
     /// the probability of a class is the share of trees voting for it.
     RandomForest {
-        trees: Vec<DecisionTree<f64, usize>>,
+        trees: Vec<Tree>,
         features: Vec<Vec<usize>>,
     },
 }
@@ -197,7 +194,7 @@ impl Classifier {
         match self {
             Classifier::LogisticRegression { model } => {
                 // The model's columns follow its own class list; map them to class indices.
-                let raw = model.predict_probabilities(x);
+                let raw = logistic_probabilities(model, x);
                 let mut out = Array2::zeros((x.nrows(), classes));
                 for (column, class) in model.classes().iter().enumerate() {
                     out.column_mut(*class).assign(&raw.column(column));
@@ -207,7 +204,7 @@ impl Classifier {
             Classifier::RandomForest { trees, features } => {
                 let mut votes = Array2::<f64>::zeros((x.nrows(), classes));
                 for (tree, columns) in trees.iter().zip(features) {
-                    let predicted: Array1<usize> = tree.predict(&x.select(Axis(1), columns));
+                    let predicted: Array1<usize> = tree_predict(tree, &x.select(Axis(1), columns));
                     for (row, class) in predicted.iter().enumerate() {
                         votes[[row, *class]] += 1.0;
                     }
@@ -246,7 +243,7 @@ pub struct TabularModel {
     pub spec: FeatureSpec,
     pub classifier: Classifier,
     /// A logistic regression on the same features, kept to explain single predictions.
-    pub explainer: MultiFittedLogisticRegression<f64, usize>,
+    pub explainer: Logistic,
     pub evaluation: Evaluation,
     pub candidates: Vec<Candidate>,
     pub importances: Vec<Importance>,
@@ -266,15 +263,21 @@ pub fn stratified_folds(labels: &[usize], folds: usize) -> Vec<usize> {
         .collect()
 }
 
-pub(crate) fn fit_logistic(
-    x: &Array2<f64>,
-    y: &Array1<usize>,
-) -> Result<MultiFittedLogisticRegression<f64, usize>, MlError> {
-    MultiLogisticRegression::default()
-        .max_iterations(200)
-        .fit(&DatasetBase::new(x.clone(), y.clone()))
+pub(crate) fn fit_logistic(x: &Array2<f64>, y: &Array1<usize>) -> Result<Logistic, MlError> {
+    abcall_learn::fit_logistic(x, y, 1.0, 200)
         .map_err(|e| MlError::Training(format!("logistic regression: {e}")))
 }
+
+/// The forest grown for tabular targets: enough trees for stable vote shares, shallow enough
+/// to train in seconds on a few thousand customers.
+const FOREST: ForestParams = ForestParams {
+    trees: 40,
+    max_depth: 8,
+    min_weight_leaf: 5.0,
+    bootstrap_proportion: 0.8,
+    feature_proportion: 0.6,
+    seed: 7,
+};
 
 fn fit(algorithm: &str, x: &Array2<f64>, y: &Array1<usize>) -> Result<Classifier, MlError> {
     match algorithm {
@@ -282,21 +285,9 @@ fn fit(algorithm: &str, x: &Array2<f64>, y: &Array1<usize>) -> Result<Classifier
             model: fit_logistic(x, y)?,
         }),
         _ => {
-            let forest = EnsembleLearnerParams::new_fixed_rng(
-                DecisionTree::params()
-                    .max_depth(Some(8))
-                    .min_weight_leaf(5.0),
-                rand::rngs::SmallRng::seed_from_u64(7),
-            )
-            .ensemble_size(60)
-            .bootstrap_proportion(1.0)
-            .feature_proportion(0.6)
-            .fit(&DatasetBase::new(x.clone(), y.clone()))
-            .map_err(|e| MlError::Training(format!("random forest: {e}")))?;
-            Ok(Classifier::RandomForest {
-                trees: forest.models,
-                features: forest.model_features,
-            })
+            let (trees, features) = fit_forest(x, y, FOREST)
+                .map_err(|e| MlError::Training(format!("random forest: {e}")))?;
+            Ok(Classifier::RandomForest { trees, features })
         }
     }
 }
@@ -310,6 +301,7 @@ pub fn train(
     table: &Table,
     schema: &DatasetSchema,
     target: &str,
+    algorithms: &[&str],
     mut progress: impl FnMut(usize, usize, &str),
 ) -> Result<TabularModel, MlError> {
     let target_index = table
@@ -319,11 +311,11 @@ pub fn train(
         .ok_or_else(|| MlError::Training(format!("no column {target:?}")))?;
     let values: Vec<Option<String>> = table.rows.iter().map(|r| r[target_index].clone()).collect();
     let (classes, labels) = class_labels(&values, target)?;
-    let steps = ALGORITHMS.len() * FOLDS + 2;
+    let steps = algorithms.len() * FOLDS + 2;
     let selection = select_by_cross_validation(
         &classes,
         &labels,
-        &ALGORITHMS,
+        algorithms,
         |algorithm, train_rows, test_rows| {
             let spec = FeatureSpec::fit(schema, table, train_rows, target);
             let x_train = spec.matrix(table, train_rows);
@@ -468,7 +460,7 @@ pub fn class_labels(
 
 /// The effect of each feature on the last class's score (binary: the positive class) in the
 /// logistic model, per standardised unit: the difference between its two columns of weights.
-fn logistic_effects(model: &MultiFittedLogisticRegression<f64, usize>, classes: usize) -> Vec<f64> {
+fn logistic_effects(model: &Logistic, classes: usize) -> Vec<f64> {
     let params = model.params();
     let column = |class: usize| {
         model
@@ -486,7 +478,7 @@ fn logistic_effects(model: &MultiFittedLogisticRegression<f64, usize>, classes: 
 fn importances(
     spec: &FeatureSpec,
     classifier: &Classifier,
-    explainer: &MultiFittedLogisticRegression<f64, usize>,
+    explainer: &Logistic,
     classes: usize,
 ) -> Vec<Importance> {
     let names = spec.names();
@@ -495,7 +487,7 @@ fn importances(
         Classifier::RandomForest { trees, features } => {
             let mut total = vec![0.0; names.len()];
             for (tree, columns) in trees.iter().zip(features) {
-                for (weight, column) in tree.feature_importance().iter().zip(columns) {
+                for (weight, column) in tree_importance(tree).iter().zip(columns) {
                     total[*column] += weight / trees.len() as f64;
                 }
             }
@@ -604,7 +596,7 @@ mod tests {
         };
         let schema = infer(&table, DatasetKind::Tabular, &roles).unwrap();
         let mut steps = 0;
-        let model = train(&table, &schema, "churn", |_, _, _| steps += 1).unwrap();
+        let model = train(&table, &schema, "churn", &ALGORITHMS, |_, _, _| steps += 1).unwrap();
         assert_eq!(model.classes, ["No", "Yes"]);
         assert_eq!(steps, ALGORITHMS.len() * FOLDS + 2);
         assert!(model.evaluation.roc_auc > 0.85, "{:?}", model.candidates);
@@ -635,5 +627,44 @@ mod tests {
             back.predict(cell("mensual", "1")).probability,
             risky.probability
         );
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::domain::dataset::{DatasetKind, Roles, infer, read_csv};
+
+    /// `cargo test --lib training_time -- --ignored --nocapture`: how long one fit takes here.
+    #[test]
+    #[ignore]
+    fn training_time() {
+        let text = std::fs::read_to_string("data/churn/telco_churn_train.csv").unwrap();
+        let table = read_csv(&text).unwrap();
+        let roles = Roles {
+            target: Some("Churn".into()),
+            ..Roles::default()
+        };
+        let schema = infer(&table, DatasetKind::Tabular, &roles).unwrap();
+        let rows: Vec<usize> = (0..table.rows.len()).collect();
+        let spec = FeatureSpec::fit(&schema, &table, &rows, "Churn");
+        let x = spec.matrix(&table, &rows);
+        let values: Vec<Option<String>> = table
+            .rows
+            .iter()
+            .map(|r| r.last().cloned().flatten())
+            .collect();
+        let (_, labels) = class_labels(&values, "Churn").unwrap();
+        let y: Array1<usize> = labels.into_iter().collect();
+        for algorithm in ALGORITHMS {
+            let started = Instant::now();
+            fit(algorithm, &x, &y).unwrap();
+            eprintln!(
+                "{algorithm}: {:?} on {} x {}",
+                started.elapsed(),
+                x.nrows(),
+                x.ncols()
+            );
+        }
     }
 }

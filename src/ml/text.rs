@@ -2,9 +2,7 @@
 //! embeddings as features and a multinomial logistic regression on top, its regularisation chosen
 //! by stratified 5-fold cross-validation like the tabular models.
 
-use linfa::DatasetBase;
-use linfa::prelude::Fit;
-use linfa_logistic::{MultiFittedLogisticRegression, MultiLogisticRegression};
+use abcall_learn::Logistic;
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
 
@@ -25,21 +23,14 @@ pub struct TextModel {
     /// The embedding model its features come from; scoring must use the same.
     pub embedder: String,
     pub classes: Vec<String>,
-    pub model: MultiFittedLogisticRegression<f64, usize>,
+    pub model: Logistic,
     pub algorithm: String,
     pub evaluation: Evaluation,
     pub candidates: Vec<Candidate>,
 }
 
-fn fit(
-    alpha: f64,
-    x: Array2<f64>,
-    y: Array1<usize>,
-) -> Result<MultiFittedLogisticRegression<f64, usize>, MlError> {
-    MultiLogisticRegression::default()
-        .alpha(alpha)
-        .max_iterations(150)
-        .fit(&DatasetBase::new(x, y))
+fn fit(alpha: f64, x: Array2<f64>, y: Array1<usize>) -> Result<Logistic, MlError> {
+    abcall_learn::fit_logistic(&x, &y, alpha, 150)
         .map_err(|e| MlError::Training(format!("logistic regression: {e}")))
 }
 

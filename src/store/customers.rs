@@ -343,6 +343,8 @@ pub struct CustomerStats {
 pub struct CustomerInsights {
     pub risk: Option<serde_json::Value>,
     pub churn: Option<serde_json::Value>,
+    /// The retention offer to make when churn is above the tenant's threshold, and why.
+    pub offer: Option<serde_json::Value>,
 }
 
 /// A recent touch point with the customer (today: PQR timeline events).
@@ -399,6 +401,7 @@ pub async fn view_360(db: &Db, tenant_id: &str, id: &str) -> Result<Customer360>
         insights: CustomerInsights {
             risk: None,
             churn: None,
+            offer: None,
         },
     })
 }

@@ -108,7 +108,12 @@ async fn two_tenants_train_their_own_churn_models(backend: Backend) {
     assert_eq!(mine["version"], 1);
     assert_eq!(mine["active"], true);
     assert!(mine["roc_auc"].as_f64().unwrap() > 0.8, "{mine}");
-    let their_model = train(&app, &other, json!({ "dataset_id": theirs["id"] })).await;
+    let their_model = train(
+        &app,
+        &other,
+        json!({ "dataset_id": theirs["id"], "algorithms": ["logistic_regression"] }),
+    )
+    .await;
     assert_eq!(their_model["name"], "churn");
 
     // The registry shows metrics from cross-validation.
@@ -180,6 +185,16 @@ async fn two_tenants_train_their_own_churn_models(backend: Backend) {
         risky["probability"]
     );
     assert!(view["insights"]["churn"]["reasons"].as_array().is_some());
+    // Above the default 50% threshold, a new customer gets the offer for short tenures.
+    assert_eq!(insights["offer"]["code"], "VEL-X2-3M", "{insights}");
+    assert_eq!(view["insights"]["offer"]["code"], "VEL-X2-3M");
+    assert!(
+        view["insights"]["offer"]["reasons"][1]
+            .as_str()
+            .unwrap()
+            .contains("antigüedad"),
+        "{view}"
+    );
     app.call(
         Method::POST,
         "/v1/score",
@@ -230,7 +245,7 @@ async fn two_tenants_train_their_own_churn_models(backend: Backend) {
     let v2 = train(
         &app,
         &app.key,
-        json!({ "dataset_id": second["id"], "name": "churn" }),
+        json!({ "dataset_id": second["id"], "name": "churn", "algorithms": ["logistic_regression"] }),
     )
     .await;
     assert_eq!(
@@ -383,6 +398,23 @@ async fn a_broken_dataset_is_rejected_by_line_and_nothing_is_stored(backend: Bac
     app.post("/v1/models", json!({ "dataset_id": "nope" }))
         .await
         .assert_problem(422, "validation");
+    let good = app
+        .upload(
+            "/v1/datasets?name=ok&kind=tabular&target=churn",
+            &app.key,
+            "text/csv",
+            b"customer,tenure,churn\nC1,3,yes\nC2,4,no\n",
+            false,
+        )
+        .await;
+    let reply = app
+        .post(
+            "/v1/models",
+            json!({ "dataset_id": good.body["id"], "algorithms": ["svm"] }),
+        )
+        .await;
+    reply.assert_problem(422, "validation");
+    assert_eq!(reply.fields(), ["algorithms"]);
     app.post("/v1/score", json!({ "model": "churn", "record": {} }))
         .await
         .assert_problem(422, "validation");
