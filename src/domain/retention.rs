@@ -255,8 +255,10 @@ mod tests {
 
     #[test]
     fn bad_policies_name_their_fields() {
-        let mut policy = RetentionPolicy::default();
-        policy.churn_threshold = 1.5;
+        let mut policy = RetentionPolicy {
+            churn_threshold: 1.5,
+            ..RetentionPolicy::default()
+        };
         policy.offers[1].eligibility.min_tenure_months = Some(20.0);
         let mut errors = Errors::new();
         policy.validate(&mut errors);
