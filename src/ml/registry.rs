@@ -13,6 +13,7 @@ use super::text::{self, TextModel};
 use crate::App;
 use crate::domain::dataset::{ColumnType, DatasetKind, FileFormat, Table, read_csv, read_jsonl};
 use crate::domain::new_id;
+use crate::domain::upload::truncate_errors;
 use crate::error::{Error, Result};
 use crate::jobs::{JobContext, JobError, JobResult};
 use crate::store::datasets;
@@ -87,6 +88,56 @@ impl Registry {
             .insert(model.id.clone(), loaded.clone());
         Ok(loaded)
     }
+}
+
+/// An uploaded dataset before it is checked.
+pub struct Upload {
+    pub name: String,
+    pub kind: DatasetKind,
+    pub format: FileFormat,
+    pub roles: crate::domain::dataset::Roles,
+    pub bytes: Vec<u8>,
+}
+
+/// Reads, checks and stores a dataset: any broken row rejects it (422, rows listed by line) and
+/// nothing is stored. Used by the API and by `abcall train`.
+pub async fn ingest(app: &App, tenant_id: &str, upload: Upload) -> Result<datasets::Dataset> {
+    let Upload {
+        name,
+        kind,
+        format,
+        roles,
+        bytes,
+    } = upload;
+    let (bytes, schema) = tokio::task::spawn_blocking(move || {
+        let text = std::str::from_utf8(&bytes).map_err(|e| Error::Malformed {
+            detail: format!("the file is not UTF-8 (at byte {})", e.valid_up_to()),
+            field: None,
+        })?;
+        let table = match format {
+            FileFormat::Csv => read_csv(text),
+            FileFormat::Jsonl => read_jsonl(text),
+        }
+        .map_err(|e| Error::Validation(truncate_errors(e)))?;
+        let schema = crate::domain::dataset::infer(&table, kind, &roles)
+            .map_err(|e| Error::Validation(truncate_errors(e)))?;
+        Ok::<_, Error>((bytes, schema))
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("reading the dataset failed: {e}")))??;
+    datasets::create(
+        &app.db,
+        &app.config.data_dir,
+        tenant_id,
+        datasets::NewDataset {
+            name: &name,
+            kind,
+            format,
+            bytes: &bytes,
+            schema: &schema,
+        },
+    )
+    .await
 }
 
 /// A training request.
