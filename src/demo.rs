@@ -16,6 +16,8 @@ pub const DEMO_TENANT: &str = "Andina Telecom (demo)";
 const CUSTOMERS: &str = include_str!("../data/demo/customers.json");
 const INCIDENTS: &str = include_str!("../data/demo/incidents.json");
 const ARTICLES: &str = include_str!("../data/demo/kb.json");
+const PQR_LABELS: &[u8] = include_bytes!("../data/demo/pqr_labels.csv");
+const CHURN: &[u8] = include_bytes!("../data/churn/telco_churn_train.csv");
 
 #[derive(Deserialize)]
 struct DemoIncident {
@@ -85,4 +87,70 @@ pub async fn install(db: &Db) -> Result<(String, String)> {
         }
     }
     Ok((tenant.id, key.secret))
+}
+
+/// Queues the training of the demo tenant's models if it has none: `risk`, `category` and
+/// `sentiment` from the labelled Spanish PQRs in `data/demo/pqr_labels.csv`, and `churn` from the
+/// IBM Telco customers. Returns the training jobs (empty when the models exist already).
+pub async fn install_models(app: &crate::App, tenant_id: &str) -> Result<Vec<String>> {
+    use crate::domain::dataset::{DatasetKind, FileFormat, Roles};
+    use crate::ml::registry::{self, TrainRequest, Upload};
+    if !crate::store::models::list(&app.db, tenant_id, None)
+        .await?
+        .is_empty()
+    {
+        return Ok(Vec::new());
+    }
+    let texts = registry::ingest(
+        app,
+        tenant_id,
+        Upload {
+            name: "PQR etiquetados (demo)".into(),
+            kind: DatasetKind::TextLabels,
+            format: FileFormat::Csv,
+            roles: Roles {
+                text_column: Some("texto".into()),
+                label_columns: vec!["riesgo".into(), "categoria".into(), "sentimiento".into()],
+                ..Roles::default()
+            },
+            bytes: PQR_LABELS.to_vec(),
+        },
+    )
+    .await?;
+    let churn = registry::ingest(
+        app,
+        tenant_id,
+        Upload {
+            name: "Clientes IBM Telco (churn)".into(),
+            kind: DatasetKind::Tabular,
+            format: FileFormat::Csv,
+            roles: Roles {
+                target: Some("Churn".into()),
+                ..Roles::default()
+            },
+            bytes: CHURN.to_vec(),
+        },
+    )
+    .await?;
+    let mut jobs = Vec::new();
+    for (dataset, target, name) in [
+        (&texts.id, "riesgo", "risk"),
+        (&texts.id, "categoria", "category"),
+        (&texts.id, "sentimiento", "sentiment"),
+        (&churn.id, "Churn", "churn"),
+    ] {
+        let job = registry::enqueue_training(
+            app,
+            tenant_id,
+            TrainRequest {
+                dataset_id: dataset.clone(),
+                target: Some(target.into()),
+                name: Some(name.into()),
+                algorithms: None,
+            },
+        )
+        .await?;
+        jobs.push(job.id);
+    }
+    Ok(jobs)
 }

@@ -192,6 +192,35 @@ async fn main() -> anyhow::Result<()> {
                     Err(e) => println!("Knowledge base not loaded ({e})."),
                 }
             }
+            let training = demo::install_models(&app, &tenant_id)
+                .await
+                .context("queuing the demo models' training")?;
+            if !training.is_empty() {
+                println!(
+                    "Training the demo models (risk, category, sentiment, churn) in {} job(s); \
+                     follow them at /v1/jobs.",
+                    training.len()
+                );
+                if no_serve {
+                    // No server will run the jobs: run them here before exiting.
+                    let workers = abcall::jobs::Workers::start(&app);
+                    for id in &training {
+                        loop {
+                            let job = store::jobs::get(&app.db, &tenant_id, id).await?;
+                            if job.state.is_finished() {
+                                println!(
+                                    "  {} {}",
+                                    job.state.as_str(),
+                                    job.result.unwrap_or_default()
+                                );
+                                break;
+                            }
+                            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                        }
+                    }
+                    workers.stop().await;
+                }
+            }
             let base = format!("http://{}", app.config.bind);
             println!("Demo tenant ready. Admin API key: {key}");
             println!(
