@@ -153,3 +153,14 @@ impl FromRequestParts<Arc<App>> for Caller {
             .ok_or(Error::Unauthorized("unknown or revoked API key"))
     }
 }
+
+/// Page of a list: `?limit=&cursor=`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiQuery, Caller, JsonBody};
+use super::extract::{ApiQuery, Caller, JsonBody, PageQuery};
 use super::{location, upload};
 use crate::App;
 use crate::domain::access::Action;
@@ -31,17 +31,6 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(import_articles))
         .routes(routes!(search))
         .routes(routes!(suggestions))
-}
-
-/// Page of a list.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct PageQuery {
-    /// Page size, 1 to 200 (default 50).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
 }
 
 /// Adds an article; it is chunked, embedded and searchable when this returns. An article with

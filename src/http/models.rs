@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiQuery, Caller, JsonBody};
+use super::extract::{ApiQuery, Caller, JsonBody, PageQuery};
 use super::{location, upload};
 use crate::App;
 use crate::domain::access::Action;
@@ -110,16 +110,6 @@ async fn upload_dataset(
         location(format!("/v1/datasets/{}", dataset.id)),
         Json(dataset),
     ))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct PageQuery {
-    /// Page size, 1 to 200 (default 50).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
 }
 
 /// The tenant's datasets, newest first.

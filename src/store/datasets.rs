@@ -9,8 +9,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::files::{sha256_hex, write_atomically};
-use super::incidents::{Page, page_bounds, paginate};
-use super::{Db, Sql, from_millis, to_millis};
+use super::incidents::{Page, newest_first};
+use super::{Db, from_millis, to_millis};
 use crate::domain::dataset::{DatasetKind, DatasetSchema, FileFormat};
 use crate::domain::new_id;
 use crate::error::{Error, Result};
@@ -127,18 +127,16 @@ pub async fn list(
     limit: Option<u32>,
     cursor: Option<&str>,
 ) -> Result<Page<Dataset>> {
-    let (limit, cursor) = page_bounds(limit, cursor)?;
-    let mut sql = Sql::new(&format!(
-        "SELECT {COLUMNS} FROM datasets WHERE tenant_id = "
-    ));
-    sql.bind(tenant_id.to_owned());
-    if let Some(cursor) = cursor {
-        sql.push(" AND id < ").bind(cursor);
-    }
-    sql.push(" ORDER BY id DESC LIMIT ")
-        .bind(i64::from(limit) + 1);
-    let rows = sql.fetch_all(&db.reader).await?;
-    paginate(&rows, limit, from_row, |d| d.id.clone())
+    newest_first(
+        db,
+        "datasets",
+        COLUMNS,
+        tenant_id,
+        (limit, cursor),
+        from_row,
+        |d| d.id.clone(),
+    )
+    .await
 }
 
 /// Reads a stored dataset's file back, checking it is the file that was stored.

@@ -612,6 +612,28 @@ pub(super) fn paginate<T>(
     Ok(Page { items, next_cursor })
 }
 
+/// One page of a tenant's rows of `table`, newest first (ids are UUIDv7, so they sort by time).
+pub(super) async fn newest_first<T>(
+    db: &Db,
+    table: &str,
+    columns: &str,
+    tenant_id: &str,
+    (limit, cursor): (Option<u32>, Option<&str>),
+    map: fn(&AnyRow) -> Result<T>,
+    id: fn(&T) -> String,
+) -> Result<Page<T>> {
+    let (limit, cursor) = page_bounds(limit, cursor)?;
+    let mut sql = Sql::new(&format!("SELECT {columns} FROM {table} WHERE tenant_id = "));
+    sql.bind(tenant_id.to_owned());
+    if let Some(cursor) = cursor {
+        sql.push(" AND id < ").bind(cursor);
+    }
+    sql.push(" ORDER BY id DESC LIMIT ")
+        .bind(i64::from(limit) + 1);
+    let rows = sql.fetch_all(&db.reader).await?;
+    paginate(&rows, limit, map, id)
+}
+
 /// Short view of a PQR for lists such as the customer 360.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IncidentSummary {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::incidents::{Page, page_bounds, paginate};
+use super::incidents::{Page, newest_first};
 use super::{Db, Sql, from_millis, is_unique_violation, to_millis};
 use crate::domain::kb::ArticleData;
 use crate::domain::new_id;
@@ -259,18 +259,16 @@ pub async fn list(
     limit: Option<u32>,
     cursor: Option<&str>,
 ) -> Result<Page<Article>> {
-    let (limit, cursor) = page_bounds(limit, cursor)?;
-    let mut sql = Sql::new(&format!(
-        "SELECT {COLUMNS} FROM kb_articles WHERE tenant_id = "
-    ));
-    sql.bind(tenant_id.to_owned());
-    if let Some(cursor) = cursor {
-        sql.push(" AND id < ").bind(cursor);
-    }
-    sql.push(" ORDER BY id DESC LIMIT ")
-        .bind(i64::from(limit) + 1);
-    let rows = sql.fetch_all(&db.reader).await?;
-    paginate(&rows, limit, from_row, |a| a.id.clone())
+    newest_first(
+        db,
+        "kb_articles",
+        COLUMNS,
+        tenant_id,
+        (limit, cursor),
+        from_row,
+        |a| a.id.clone(),
+    )
+    .await
 }
 
 /// Deletes an article and its chunks; returns the chunk ids to remove from the index.
