@@ -2,6 +2,7 @@
 //! sees a working service after one command. Loading is idempotent: an existing demo tenant only
 //! gets a fresh admin key.
 
+use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::domain::access::Principal;
@@ -81,9 +82,18 @@ pub async fn install(db: &Db) -> Result<(String, String)> {
         }
         let new: NewIncidentRequest = serde_json::from_value(request.into()).map_err(bad_data)?;
         let new = new.parse().map_err(Error::Validation)?;
-        let registered = incidents::register(db, &principal, &settings, new, None, None).await?;
+        let registered =
+            incidents::register(db, &principal, &settings, new, None, None, Timestamp::now())
+                .await?;
         for step in item.lifecycle {
-            incidents::transition(db, &principal, &registered.incident.id, step).await?;
+            incidents::transition(
+                db,
+                &principal,
+                &registered.incident.id,
+                step,
+                Timestamp::now(),
+            )
+            .await?;
         }
     }
     Ok((tenant.id, key.secret))

@@ -3,6 +3,8 @@
 //! [`App`] is the shared state every request sees; [`http::router`] exposes it; `main.rs` is a thin
 //! CLI over the same functions the tests call.
 
+pub mod billing;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -10,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod kb;
+pub mod live;
 pub mod ml;
 pub mod models;
 pub mod store;
@@ -28,9 +31,13 @@ pub struct App {
     pub config: Config,
     pub db: Db,
     pub settings: SettingsCache,
+    /// "Now" for registrations and billing; tests move it forward.
+    pub clock: clock::Clock,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Trained models loaded so far, by id.
     pub registry: ml::registry::Registry,
+    /// What happens in each tenant, for `GET /v1/live`.
+    pub live: live::LiveFeed,
     /// Wakes an idle job worker when this process queues a job.
     pub jobs_ready: tokio::sync::Notify,
     /// Loaded on first use: the embedding model takes a moment and may not be installed.
@@ -52,8 +59,10 @@ impl App {
             config,
             db,
             settings: SettingsCache::default(),
+            clock: clock::Clock::default(),
             metrics: telemetry::metrics_handle(),
             jobs_ready: tokio::sync::Notify::new(),
+            live: live::LiveFeed::default(),
             registry: ml::registry::Registry::default(),
             knowledge: tokio::sync::OnceCell::new(),
         }))

@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Back-office (ABCall staff) keys for billing: plans, price lists, invoices.
+    OperatorKeys {
+        #[command(subcommand)]
+        command: OperatorKeyCommand,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Knowledge-base maintenance.
@@ -112,6 +117,15 @@ enum ModelCommand {
 }
 
 #[derive(Subcommand)]
+enum OperatorKeyCommand {
+    /// Create a back-office key and print it (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum TenantCommand {
     /// Create a tenant and print its first admin API key (shown once).
     Create {
@@ -172,6 +186,14 @@ async fn main() -> anyhow::Result<()> {
             let (tenant, key) = store::tenants::create_tenant(&app.db, &name).await?;
             println!("tenant {} created with id {}", tenant.name, tenant.id);
             println!("admin API key (shown once, store it now): {}", key.secret);
+        }
+        Command::OperatorKeys {
+            command: OperatorKeyCommand::Create { name },
+        } => {
+            let app = App::start(config).await?;
+            let (key, secret) = store::billing::create_operator_key(&app.db, &name).await?;
+            println!("operator key {} created with id {}", key.name, key.id);
+            println!("back-office API key (shown once, store it now): {secret}");
         }
         Command::Serve => serve(App::start(config).await?).await?,
         Command::Demo { no_serve } => {

@@ -38,6 +38,8 @@ pub enum Action {
     ManageModels,
     /// Ask a model for a score.
     Score,
+    /// See the tenant's plan, prices, usage and invoices.
+    ReadBilling,
 }
 
 impl Action {
@@ -56,6 +58,7 @@ impl Action {
             Action::ReadModels => "read datasets and models",
             Action::ManageModels => "upload datasets and train or change models",
             Action::Score => "score records with the tenant's models",
+            Action::ReadBilling => "read the tenant's billing and invoices",
         }
     }
 }
@@ -122,7 +125,12 @@ impl Role {
             ),
             Role::Viewer => matches!(
                 action,
-                ReadTenant | ReadCustomers | ReadIncidents | ReadKnowledge | ReadModels
+                ReadTenant
+                    | ReadCustomers
+                    | ReadIncidents
+                    | ReadKnowledge
+                    | ReadModels
+                    | ReadBilling
             ),
         }
     }

@@ -2,11 +2,13 @@
 //! is the single place where a rule (a transition, a priority, an SLA) is decided.
 
 pub mod access;
+pub mod billing;
 pub mod calendar;
 pub mod customer;
 pub mod dataset;
 pub mod incident;
 pub mod kb;
+pub mod money;
 pub mod priority;
 pub mod retention;
 pub mod tenant;

@@ -5,26 +5,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::calendar::{BusinessCalendar, BusinessHours};
-use super::incident::Channel;
 use super::priority::Priority;
 use super::validation::{Errors, FieldError, required_text};
-
-/// Currencies ABCall bills in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub enum Currency {
-    PEN,
-    COP,
-    CLP,
-    USD,
-}
-
-/// Money in integer minor units (céntimos, centavos; CLP has none) — never floats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Money {
-    pub amount_minor: i64,
-    pub currency: Currency,
-}
 
 /// Response and resolution targets for one priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -76,48 +58,6 @@ impl Default for SlaPolicy {
     }
 }
 
-/// Fee per registered incident, by channel (the negotiated rate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelFees {
-    pub phone: Money,
-    pub email: Money,
-    pub chat: Money,
-    pub chatbot: Money,
-    pub app: Money,
-    pub web: Money,
-}
-
-impl ChannelFees {
-    pub fn fee(&self, channel: Channel) -> Money {
-        match channel {
-            Channel::Phone => self.phone,
-            Channel::Email => self.email,
-            Channel::Chat => self.chat,
-            Channel::Chatbot => self.chatbot,
-            Channel::App => self.app,
-            Channel::Web => self.web,
-        }
-    }
-}
-
-impl Default for ChannelFees {
-    fn default() -> Self {
-        let pen = |amount_minor| Money {
-            amount_minor,
-            currency: Currency::PEN,
-        };
-        Self {
-            phone: pen(350),
-            email: pen(120),
-            chat: pen(150),
-            chatbot: pen(40),
-            app: pen(80),
-            web: pen(80),
-        }
-    }
-}
-
 /// Everything a tenant administrator configures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -128,7 +68,12 @@ pub struct TenantSettings {
     pub closing: String,
     pub sla: SlaPolicy,
     pub business_hours: BusinessHours,
-    pub channel_fees: ChannelFees,
+    /// Per-channel fees lived here before billing had its own price lists (set by ABCall, see
+    /// `GET /v1/billing`); stored documents may still carry them, and a request that sends them
+    /// is told where they went.
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub channel_fees: Option<serde::de::IgnoredAny>,
     /// Churn threshold and the offers proposed above it (optional in older documents).
     #[serde(default)]
     pub retention: super::retention::RetentionPolicy,
@@ -141,7 +86,7 @@ impl Default for TenantSettings {
             closing: "Gracias por su llamada. ¿Hay algo más en lo que pueda ayudarle? Que tenga un buen día.".into(),
             sla: SlaPolicy::default(),
             business_hours: BusinessHours::default(),
-            channel_fees: ChannelFees::default(),
+            channel_fees: None,
             retention: super::retention::RetentionPolicy::default(),
         }
     }
@@ -163,6 +108,11 @@ pub struct ValidSettings {
 }
 
 impl ValidSettings {
+    /// The tenant's wall clock: business hours and billing months are counted in it.
+    pub fn time_zone(&self) -> &jiff::tz::TimeZone {
+        self.calendar.time_zone()
+    }
+
     /// SLA due times for a PQR of `priority` registered at `at`.
     pub fn sla_due(&self, priority: Priority, at: Timestamp) -> SlaDue {
         let target = self.settings.sla.target(priority);
@@ -206,19 +156,11 @@ impl TenantSettings {
                 );
             }
         }
-        let currency = self.channel_fees.phone.currency;
-        for channel in Channel::ALL {
-            let fee = self.channel_fees.fee(channel);
-            let field = format!("channel_fees.{}", channel.as_str());
-            if fee.amount_minor < 0 {
-                errors.add(format!("{field}.amount_minor"), "must not be negative");
-            }
-            if fee.currency != currency {
-                errors.add(
-                    format!("{field}.currency"),
-                    "all channel fees must use the same currency",
-                );
-            }
+        if self.channel_fees.is_some() {
+            errors.add(
+                "channel_fees",
+                "per-channel fees are now the tenant's price list, set by ABCall: see GET /v1/billing",
+            );
         }
         self.retention.validate(&mut errors);
         let calendar = errors.take("business_hours", self.business_hours.compile());
@@ -253,8 +195,7 @@ mod tests {
         };
         settings.sla.high.first_response_minutes = 0;
         settings.sla.low.first_response_minutes = 5_000;
-        settings.channel_fees.email.currency = Currency::USD;
-        settings.channel_fees.web.amount_minor = -1;
+        settings.channel_fees = Some(serde::de::IgnoredAny);
         settings.business_hours.timezone = "America/Atlantida".into();
         let fields: Vec<_> = settings
             .validate()
@@ -268,8 +209,7 @@ mod tests {
                 "greeting",
                 "sla.high.first_response_minutes",
                 "sla.low.first_response_minutes",
-                "channel_fees.email.currency",
-                "channel_fees.web.amount_minor",
+                "channel_fees",
                 "business_hours.timezone",
             ]
         );

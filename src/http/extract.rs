@@ -125,6 +125,25 @@ impl Caller {
     }
 }
 
+/// The bearer secret of the `Authorization` header.
+fn bearer(parts: &Parts) -> Result<&str, Error> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(Error::Unauthorized(
+            "send an API key as Authorization: Bearer <key>",
+        ))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or(Error::Unauthorized(
+            "the Authorization header must be Bearer <key>",
+        ))
+}
+
 impl FromRequestParts<Arc<App>> for Caller {
     type Rejection = Error;
 
@@ -132,25 +151,32 @@ impl FromRequestParts<Arc<App>> for Caller {
         parts: &mut Parts,
         app: &Arc<App>,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(Error::Unauthorized(
-                "send an API key as Authorization: Bearer <key>",
-            ))?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .ok_or(Error::Unauthorized(
-                "the Authorization header must be Bearer <key>",
-            ))?;
+        let secret = bearer(parts)?;
         tenants::authenticate(&app.db, secret)
             .await?
             .map(Caller)
             .ok_or(Error::Unauthorized("unknown or revoked API key"))
+    }
+}
+
+/// ABCall's back office, authenticated by an operator key (`abcall operator-keys create`).
+/// Tenant keys are refused here whatever their role: no tenant reaches another's billing.
+pub struct Operator(pub crate::store::billing::OperatorKey);
+
+impl FromRequestParts<Arc<App>> for Operator {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        let secret = bearer(parts)?;
+        crate::store::billing::authenticate_operator(&app.db, secret)
+            .await?
+            .map(Operator)
+            .ok_or(Error::Unauthorized(
+                "back-office routes need an operator key (abcall operator-keys create)",
+            ))
     }
 }
 

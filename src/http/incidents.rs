@@ -60,9 +60,29 @@ async fn create_incident(
         .tenant_has_models(&app.db, &principal.tenant_id)
         .await?
         .then_some(&crate::ml::insights::SCORING_JOB);
-    let registered = incidents::register(&app.db, principal, &settings, new, key, scoring).await?;
+    let registered = incidents::register(
+        &app.db,
+        principal,
+        &settings,
+        new,
+        key,
+        scoring,
+        app.clock.now(),
+    )
+    .await?;
     if scoring.is_some() && !registered.replayed {
         app.jobs_ready.notify_one();
+    }
+    if !registered.replayed {
+        let pqr = &registered.incident;
+        app.live.publish(
+            &principal.tenant_id,
+            "incident.created",
+            serde_json::json!({
+                "id": pqr.id, "channel": pqr.channel, "kind": pqr.kind,
+                "priority": pqr.priority, "subject": pqr.subject,
+            }),
+        );
     }
     let mut response = (
         StatusCode::CREATED,
@@ -119,9 +139,16 @@ async fn transition(
 ) -> Result<Json<Incident>> {
     let principal = caller.require(Action::WorkIncidents)?;
     let request = request.parse()?;
-    Ok(Json(
-        incidents::transition(&app.db, principal, &id, request).await?,
-    ))
+    let pqr = incidents::transition(&app.db, principal, &id, request, app.clock.now()).await?;
+    app.live.publish(
+        &principal.tenant_id,
+        "incident.changed",
+        serde_json::json!({
+            "id": pqr.id, "state": pqr.state, "priority": pqr.priority,
+            "assignee": pqr.assignee, "escalation_level": pqr.escalation_level,
+        }),
+    );
+    Ok(Json(pqr))
 }
 
 /// The append-only timeline: who changed what, when.

@@ -2,13 +2,16 @@
 //! (limits, timeouts, compression, tracing, metrics, problem+json for every error) and the
 //! OpenAPI document generated from the handlers.
 
+mod billing;
 mod customers;
 pub mod extract;
 mod health;
 mod incidents;
 mod jobs;
 mod kb;
+mod live;
 mod models;
+mod operator;
 mod tenants;
 mod upload;
 
@@ -50,6 +53,8 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "knowledge", description = "Knowledge-base articles, search and suggested answers"),
         (name = "models", description = "Datasets, training, the model registry and scoring"),
         (name = "jobs", description = "Background work (imports, training): progress, results, cancellation"),
+        (name = "billing", description = "The tenant's plan, prices, usage and invoices"),
+        (name = "back office", description = "ABCall staff only (operator keys): plans, billing terms, price lists, invoice lifecycle"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +80,9 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .merge(kb::router())
         .merge(jobs::router())
         .merge(models::router())
+        .merge(billing::router())
+        .merge(operator::router())
+        .merge(live::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

@@ -37,7 +37,37 @@ pub async fn run(app: &Arc<App>, ctx: &mut JobContext) -> JobResult {
     let incident = incidents::get(&app.db, &ctx.tenant_id, &incident_id).await?;
     let scores = score_incident(app, &ctx.tenant_id, &incident).await?;
     insights::save(&app.db, &ctx.tenant_id, &incident_id, &scores).await?;
+    publish(app, &ctx.tenant_id, &incident_id, &scores);
     Ok(scores)
+}
+
+/// Risk labels that raise an alert on the live feed.
+const ALERTING_RISK: [&str; 3] = ["alto", "high", "critico"];
+
+/// Tells live dashboards about the scores, with an alert for high risk or a retention offer.
+fn publish(app: &App, tenant_id: &str, incident_id: &str, scores: &Value) {
+    let risk = scores["risk"]["label"].as_str();
+    app.live.publish(
+        tenant_id,
+        "incident.scored",
+        json!({
+            "id": incident_id, "risk": risk,
+            "churn_probability": scores["churn"]["probability"],
+        }),
+    );
+    let high_risk = risk.is_some_and(|r| ALERTING_RISK.contains(&r.to_lowercase().as_str()));
+    let offer = !scores["offer"].is_null();
+    if high_risk || offer {
+        app.live.publish(
+            tenant_id,
+            "alert",
+            json!({
+                "id": incident_id,
+                "reason": if high_risk { "high_risk" } else { "churn_risk" },
+                "risk": risk, "offer": scores["offer"],
+            }),
+        );
+    }
 }
 
 fn scored(model: &models::ModelVersion, prediction: super::tabular::Prediction) -> Value {

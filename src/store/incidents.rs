@@ -9,6 +9,7 @@ use sqlx::{Any, Row, Transaction};
 use super::idempotency::{self, IdempotencyKey};
 use super::{Db, Sql, from_millis, is_unique_violation, to_millis};
 use crate::domain::access::Principal;
+use crate::domain::billing::Period;
 use crate::domain::incident::{
     Change, Channel, Current, Kind, Location, NewIncident, RejectedBy, State, TransitionError,
     TransitionRequest,
@@ -185,7 +186,8 @@ pub struct Registered {
 }
 
 /// Registers a PQR: priority from the matrix, SLA due times from the tenant's policy, the first
-/// timeline event, and the idempotency record — all in one transaction.
+/// timeline event, the idempotency record and the billing event — all in one transaction, so a
+/// PQR is billed exactly once, at the price in force at `now`.
 pub async fn register(
     db: &Db,
     principal: &Principal,
@@ -193,13 +195,13 @@ pub async fn register(
     new: NewIncident,
     idempotency_key: Option<IdempotencyKey>,
     scoring: Option<&ScoringJob>,
+    now: Timestamp,
 ) -> Result<Registered> {
     if let Some(key) = &idempotency_key
         && let Some(existing) = idempotency::lookup(db, &principal.tenant_id, key).await?
     {
         return replay(db, &principal.tenant_id, &existing).await;
     }
-    let now = Timestamp::now();
     let priority = Priority::from_matrix(new.impact, new.urgency);
     let due = settings.sla_due(priority, now);
     let id = new_id();
@@ -266,6 +268,9 @@ pub async fn register(
             other => other?,
         }
     }
+    let period = Period::containing(now, settings.time_zone());
+    super::billing::record_event(&mut tx, &principal.tenant_id, &id, new.channel, period, now)
+        .await?;
     if let Some(job) = scoring {
         let payload = serde_json::json!({ "incident_id": id });
         super::jobs::insert(
@@ -350,6 +355,7 @@ pub async fn transition(
     principal: &Principal,
     id: &str,
     request: TransitionRequest,
+    now: Timestamp,
 ) -> Result<Incident> {
     const ATTEMPTS: usize = 3;
     for _ in 0..ATTEMPTS {
@@ -375,7 +381,6 @@ pub async fn transition(
             }
             TransitionError::Invalid(errors) => Error::Validation(errors),
         })?;
-        let now = Timestamp::now();
         let updated = apply_change(
             &mut tx,
             &principal.tenant_id,

@@ -2,6 +2,7 @@
 //! default) and PostgreSQL (production). Timestamps are stored as UTC milliseconds (`BIGINT`),
 //! JSON as `TEXT`, ids as `TEXT`; every query is scoped by the tenant id of the caller.
 
+pub mod billing;
 pub mod customers;
 pub mod datasets;
 pub mod files;
@@ -58,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "insights",
         include_str!("../../migrations/0005_insights.sql"),
+    ),
+    (
+        6,
+        "billing",
+        include_str!("../../migrations/0006_billing.sql"),
     ),
 ];
 

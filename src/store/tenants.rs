@@ -45,16 +45,17 @@ pub struct IssuedKey {
     pub secret: String,
 }
 
-fn hash_key(secret: &str) -> String {
+pub(super) fn hash_key(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn generate_secret() -> Result<String> {
+/// A fresh 256-bit secret, hex, after `prefix` (`abk_` tenant keys, `abo_` back-office keys).
+pub(super) fn generate_secret(prefix: &str) -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("abk_{hex}"))
+    Ok(format!("{prefix}{hex}"))
 }
 
 /// Creates a tenant with default settings and its first admin key.
@@ -92,6 +93,7 @@ pub async fn create_tenant(db: &Db, name: &str) -> Result<(Tenant, IssuedKey)> {
         other => other?,
     };
     let key = insert_key(&mut tx, &tenant.id, "admin", Role::Admin, now).await?;
+    super::billing::open_account(&mut tx, &tenant.id, now).await?;
     tx.commit().await?;
     Ok((tenant, key))
 }
@@ -103,7 +105,7 @@ async fn insert_key(
     role: Role,
     now: Timestamp,
 ) -> Result<IssuedKey> {
-    let secret = generate_secret()?;
+    let secret = generate_secret("abk_")?;
     let key = ApiKey {
         id: new_id(),
         name: name.to_owned(),

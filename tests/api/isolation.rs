@@ -73,6 +73,25 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
         .await;
     assert_eq!(trained["state"], "succeeded", "{trained}");
     let model_id = trained["result"]["model_id"].as_str().unwrap().to_owned();
+    let operator = abcall::store::billing::create_operator_key(&app.app().db, "facturación")
+        .await
+        .expect("operator key")
+        .1;
+    let tenant_a = app.get("/v1/tenants/me").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let period = app.get("/v1/billing").await.body["period"].clone();
+    let draft = app
+        .call(
+            Method::POST,
+            &format!("/v1/operator/tenants/{tenant_a}/invoices"),
+            &operator,
+            Some(json!({ "period": period })),
+        )
+        .await;
+    assert_eq!(draft.status, 201, "{}", draft.body);
+    let invoice_id = draft.body["id"].as_str().unwrap().to_owned();
     let b = app.other_tenant("Tenant B").await;
 
     let customer_body = json!({ "external_id": "A-1", "name": "Intruso" });
@@ -146,12 +165,14 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
             None,
         ),
         (Method::POST, "/v1/jobs/{id}/cancel", job_id.as_str(), None),
+        (Method::GET, "/v1/invoices/{id}", invoice_id.as_str(), None),
     ];
 
     // Every route with an id in its path must be listed above: a new one fails here until added.
+    // Back-office routes take no tenant key at all (tests/api/billing.rs checks they refuse one).
     let openapi = app.get("/openapi.json").await.body;
     for (path, item) in openapi["paths"].as_object().unwrap() {
-        if !path.contains('{') {
+        if !path.contains('{') || path.starts_with("/v1/operator/") {
             continue;
         }
         for method in item.as_object().unwrap().keys() {
@@ -201,6 +222,7 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
         "/v1/jobs",
         "/v1/datasets",
         "/v1/models",
+        "/v1/invoices",
     ] {
         let reply = app.call(Method::GET, list, &b, None).await;
         assert_eq!(reply.status, 200);
@@ -211,7 +233,8 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
                 && !text.contains(&job_id)
                 && !text.contains(&article_id)
                 && !text.contains(&dataset_id)
-                && !text.contains(&model_id),
+                && !text.contains(&model_id)
+                && !text.contains(&invoice_id),
             "{list}: {text}"
         );
     }

@@ -3,12 +3,14 @@
 
 mod helpers;
 
+mod billing;
 mod customers;
 mod errors;
 mod imports;
 mod incidents;
 mod isolation;
 mod kb;
+mod live;
 mod models;
 mod ops;
 mod tenants;

@@ -1,0 +1,157 @@
+//! The live feed over Server-Sent Events: a tenant's own events as they happen, replay after a
+//! reconnect with `Last-Event-ID`, `reset` when the gap cannot be filled, nothing of other tenants.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, spawn_app};
+
+both_backends!(the_live_feed_streams_replays_and_stays_within_the_tenant);
+
+/// An open event stream and the bytes read but not yet parsed.
+struct Stream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+/// One parsed event.
+#[derive(Debug)]
+struct Sse {
+    event: String,
+    id: String,
+    data: Value,
+}
+
+async fn open(app: &TestApp, key: &str, last_event_id: Option<&str>) -> Stream {
+    let mut request = app
+        .client
+        .get(format!("{}/v1/live", app.base))
+        .bearer_auth(key);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id);
+    }
+    let response = request.send().await.expect("stream opens");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    Stream {
+        response,
+        buffer: String::new(),
+    }
+}
+
+impl Stream {
+    /// The next event that is not a keep-alive comment; fails after 10 s.
+    async fn next(&mut self) -> Sse {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = Sse {
+                    event: "message".into(),
+                    id: String::new(),
+                    data: Value::Null,
+                };
+                let mut seen = false;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event.event = v.trim().to_owned();
+                        seen = true;
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        event.id = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        event.data = serde_json::from_str(v.trim()).unwrap_or(Value::Null);
+                        seen = true;
+                    }
+                }
+                if seen {
+                    return event;
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .expect("an event within 10 s")
+                .expect("stream readable")
+                .expect("stream still open");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+async fn the_live_feed_streams_replays_and_stays_within_the_tenant(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let b_key = app.other_tenant("Tenant B").await;
+    let mut a = open(&app, &app.key, None).await;
+    let mut b = open(&app, &b_key, None).await;
+
+    let first = app.new_incident(json!({ "channel": "chat" })).await;
+    let created = a.next().await;
+    assert_eq!(created.event, "incident.created");
+    assert_eq!(created.data["data"]["id"], first["id"]);
+    assert_eq!(created.data["data"]["channel"], "chat");
+    assert!(!created.id.is_empty());
+    app.move_to(
+        first["id"].as_str().unwrap(),
+        json!({ "to": "assigned", "assignee": "ana.quispe" }),
+    )
+    .await;
+    let changed = a.next().await;
+    assert_eq!(changed.event, "incident.changed");
+    assert_eq!(changed.data["data"]["state"], "assigned");
+    assert_eq!(changed.data["data"]["assignee"], "ana.quispe");
+
+    // B's stream carries B's PQR first: none of A's events reached it.
+    let own = app
+        .call(
+            Method::POST,
+            "/v1/incidents",
+            &b_key,
+            Some(json!({
+                "channel": "web", "kind": "peticion", "subject": "Cambio de plan",
+                "description": "Quisiera pasar al plan de 200 Mbps."
+            })),
+        )
+        .await;
+    assert_eq!(own.status, 201);
+    let seen_by_b = b.next().await;
+    assert_eq!(seen_by_b.event, "incident.created");
+    assert_eq!(seen_by_b.data["data"]["id"], own.body["id"]);
+
+    // A dashboard drops, two PQRs arrive, it reconnects with the last id it saw.
+    drop(a);
+    let missed = [
+        app.new_incident(json!({ "channel": "phone" })).await,
+        app.new_incident(json!({ "channel": "email" })).await,
+    ];
+    let mut again = open(&app, &app.key, Some(&changed.id)).await;
+    for pqr in &missed {
+        let event = again.next().await;
+        assert_eq!(event.event, "incident.created");
+        assert_eq!(event.data["data"]["id"], pqr["id"]);
+    }
+    let live = app.new_incident(json!({ "channel": "app" })).await;
+    assert_eq!(again.next().await.data["data"]["id"], live["id"]);
+
+    // An id from before a restart (another epoch) cannot be resumed: the client must reload.
+    let mut stale = open(&app, &app.key, Some("1-3")).await;
+    assert_eq!(stale.next().await.event, "reset");
+
+    // A manager's read-only key may watch; no key may not.
+    let viewer = app.key_with_role("viewer").await;
+    open(&app, &viewer, None).await;
+    let anonymous = app
+        .client
+        .get(format!("{}/v1/live", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
