@@ -1,0 +1,209 @@
+//! Invoice latency at scale: one tenant with `--events` billed PQRs in one month (default
+//! 2,000,000), on SQLite and PostgreSQL, over real HTTP on loopback.
+//!
+//! The billing events are written straight into `billing_events` in large batches (what
+//! registering that many PQRs would leave there; the invoice reads nothing else), spread over the
+//! six channels and two prices (a mid-month price change). Then it measures:
+//! - `GET /v1/billing` (the month so far, aggregated from the events on each request);
+//! - drafting the month's invoice (`POST /v1/operator/tenants/{id}/invoices`, same aggregation);
+//! - `GET /v1/invoices/{id}` of the issued invoice (JSON, CSV) — what a client opens.
+//!
+//! `cargo bench --bench billing -- [--backend sqlite|postgres|both] [--events N] [--rounds N]`
+
+use std::time::{Duration, Instant};
+
+use abcall::config::Config;
+use abcall::testkit;
+use jiff::SignedDuration;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+async fn timed(
+    rounds: usize,
+    mut call: impl AsyncFnMut() -> reqwest::Response,
+) -> (Duration, Duration) {
+    let mut latencies = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let response = call().await;
+        assert!(response.status().is_success(), "{}", response.status());
+        response.bytes().await.expect("body");
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    (percentile(&latencies, 0.5), percentile(&latencies, 0.99))
+}
+
+async fn bench(backend: &str, events: usize, rounds: usize) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    if backend == "postgres" {
+        let base = std::env::var("ABCALL_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        config.database_url = Some(
+            testkit::fresh_postgres_database(&base)
+                .await
+                .expect("PostgreSQL reachable"),
+        );
+    }
+    let server = testkit::start(config).await.expect("server starts");
+    let app = server.app.clone();
+    let (tenant, key) = abcall::store::tenants::create_tenant(&app.db, "Bench")
+        .await
+        .expect("tenant");
+    let (_, operator) = abcall::store::billing::create_operator_key(&app.db, "bench")
+        .await
+        .expect("operator key");
+    let zone = abcall::billing::tenant_zone(&app.db, &tenant.id)
+        .await
+        .expect("zone");
+    let period = abcall::domain::billing::Period::containing(app.clock.now(), &zone);
+    let (start, _) = period.bounds(&zone);
+
+    let loaded = Instant::now();
+    let channels = ["phone", "email", "chat", "chatbot", "app", "web"];
+    let batch = 1_000;
+    let mut written = 0;
+    while written < events {
+        let n = batch.min(events - written);
+        let mut sql = String::from(
+            "INSERT INTO billing_events (tenant_id, incident_id, channel, period, \
+             unit_price_minor, currency, occurred_at) VALUES ",
+        );
+        for i in written..written + n {
+            if i > written {
+                sql.push_str(", ");
+            }
+            let price = if i < events / 2 { 350 } else { 300 };
+            sql.push_str(&format!(
+                "('{}', 'pqr-{i:08}', '{}', '{period}', {}, 'PEN', {})",
+                tenant.id,
+                channels[i % 6],
+                price + (i % 6) as i64,
+                start.as_millisecond() + i as i64
+            ));
+        }
+        let mut tx = app.db.writer.begin().await.expect("tx");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .expect("events written");
+        tx.commit().await.expect("commit");
+        written += n;
+    }
+    if backend == "postgres" {
+        sqlx::raw_sql("VACUUM ANALYZE billing_events")
+            .execute(&app.db.writer)
+            .await
+            .expect("vacuum");
+    } else {
+        sqlx::raw_sql("ANALYZE")
+            .execute(&app.db.writer)
+            .await
+            .expect("analyze");
+    }
+    let load = loaded.elapsed();
+
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let overview = timed(rounds, async || {
+        client
+            .get(format!("{base}/v1/billing"))
+            .bearer_auth(&key.secret)
+            .send()
+            .await
+            .expect("sent")
+    })
+    .await;
+    let drafts = format!("{base}/v1/operator/tenants/{}/invoices", tenant.id);
+    let draft = timed(rounds, async || {
+        client
+            .post(&drafts)
+            .bearer_auth(&operator)
+            .json(&serde_json::json!({ "period": period }))
+            .send()
+            .await
+            .expect("sent")
+    })
+    .await;
+    let invoice = abcall::store::billing::invoice_for_period(&app.db, &tenant.id, period)
+        .await
+        .expect("read")
+        .expect("drafted");
+    assert_eq!(invoice.amounts.incidents, events as i64);
+    app.clock.advance(SignedDuration::from_hours(24 * 32));
+    let issued = client
+        .post(format!("{drafts}/{}/issue", invoice.id))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .expect("sent");
+    assert!(issued.status().is_success(), "{}", issued.status());
+    let url = format!("{base}/v1/invoices/{}", invoice.id);
+    let json = timed(rounds, async || {
+        client
+            .get(&url)
+            .bearer_auth(&key.secret)
+            .send()
+            .await
+            .expect("sent")
+    })
+    .await;
+    let csv = timed(rounds, async || {
+        client
+            .get(format!("{url}?format=csv"))
+            .bearer_auth(&key.secret)
+            .send()
+            .await
+            .expect("sent")
+    })
+    .await;
+    server.stop().await;
+    let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
+    vec![format!(
+        "| {backend} | {events} events in {:.0} s | {} / {} | {} / {} | {} / {} | {} / {} |",
+        load.as_secs_f64(),
+        ms(overview.0),
+        ms(overview.1),
+        ms(draft.0),
+        ms(draft.1),
+        ms(json.0),
+        ms(json.1),
+        ms(csv.0),
+        ms(csv.1),
+    )]
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let backends: Vec<String> = match value("--backend").as_deref() {
+        Some("both") | None => vec!["sqlite".into(), "postgres".into()],
+        Some(one) => vec![one.to_owned()],
+    };
+    let events = value("--events").map_or(2_000_000, |v| v.parse().expect("a number"));
+    let rounds = value("--rounds").map_or(50, |v| v.parse().expect("a number"));
+    let mut rows = Vec::new();
+    for backend in &backends {
+        rows.extend(bench(backend, events, rounds).await);
+    }
+    println!(
+        "| backend | data | GET /v1/billing p50 / p99 ms | draft p50 / p99 ms | \
+         GET invoice JSON p50 / p99 ms | CSV p50 / p99 ms |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for row in rows {
+        println!("{row}");
+    }
+}
