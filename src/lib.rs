@@ -15,6 +15,7 @@ pub mod kb;
 pub mod live;
 pub mod ml;
 pub mod models;
+pub mod reports;
 pub mod store;
 pub mod telemetry;
 pub mod testkit;

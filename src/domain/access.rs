@@ -40,6 +40,8 @@ pub enum Action {
     Score,
     /// See the tenant's plan, prices, usage and invoices.
     ReadBilling,
+    /// See KPIs and reports over the tenant's PQRs.
+    ReadReports,
 }
 
 impl Action {
@@ -59,6 +61,7 @@ impl Action {
             Action::ManageModels => "upload datasets and train or change models",
             Action::Score => "score records with the tenant's models",
             Action::ReadBilling => "read the tenant's billing and invoices",
+            Action::ReadReports => "read KPIs and reports",
         }
     }
 }
@@ -131,6 +134,7 @@ impl Role {
                     | ReadKnowledge
                     | ReadModels
                     | ReadBilling
+                    | ReadReports
             ),
         }
     }

@@ -8,6 +8,7 @@ pub mod customer;
 pub mod dataset;
 pub mod incident;
 pub mod kb;
+pub mod kpi;
 pub mod money;
 pub mod priority;
 pub mod retention;

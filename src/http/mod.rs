@@ -9,6 +9,7 @@ mod health;
 mod incidents;
 mod jobs;
 mod kb;
+mod kpis;
 mod live;
 mod models;
 mod operator;
@@ -54,6 +55,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "models", description = "Datasets, training, the model registry and scoring"),
         (name = "jobs", description = "Background work (imports, training): progress, results, cancellation"),
         (name = "billing", description = "The tenant's plan, prices, usage and invoices"),
+        (name = "reports", description = "KPIs over the tenant's PQRs"),
         (name = "back office", description = "ABCall staff only (operator keys): plans, billing terms, price lists, invoice lifecycle"),
     )
 )]
@@ -83,6 +85,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .merge(billing::router())
         .merge(operator::router())
         .merge(live::router())
+        .merge(kpis::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod insights;
 pub mod jobs;
 pub mod kb;
+pub mod kpis;
 pub mod models;
 mod sql;
 pub mod tenants;

@@ -10,6 +10,7 @@ mod imports;
 mod incidents;
 mod isolation;
 mod kb;
+mod kpis;
 mod live;
 mod models;
 mod ops;
