@@ -1,12 +1,14 @@
-//! Invoice latency at scale: one tenant with `--events` billed PQRs in one month (default
+//! Invoice and KPI latency at scale: one tenant with `--events` PQRs in one month (default
 //! 2,000,000), on SQLite and PostgreSQL, over real HTTP on loopback.
 //!
-//! The billing events are written straight into `billing_events` in large batches (what
-//! registering that many PQRs would leave there; the invoice reads nothing else), spread over the
-//! six channels and two prices (a mid-month price change). Then it measures:
+//! The PQRs and their billing events are written straight into `incidents` and
+//! `billing_events` in large batches (what registering and working that many PQRs would leave
+//! there), spread over channels, kinds, states, places, contractors and resolution times, with a
+//! mid-month price change. Then it measures:
 //! - `GET /v1/billing` (the month so far, aggregated from the events on each request);
 //! - drafting the month's invoice (`POST /v1/operator/tenants/{id}/invoices`, same aggregation);
-//! - `GET /v1/invoices/{id}` of the issued invoice (JSON, CSV) — what a client opens.
+//! - `GET /v1/invoices/{id}` of the issued invoice (JSON, CSV) — what a client opens;
+//! - `GET /v1/kpis` over the whole month (every KPI in one response).
 //!
 //! `cargo bench --bench billing -- [--backend sqlite|postgres|both] [--events N] [--rounds N]`
 
@@ -68,40 +70,115 @@ async fn bench(backend: &str, events: usize, rounds: usize) -> Vec<String> {
 
     let loaded = Instant::now();
     let channels = ["phone", "email", "chat", "chatbot", "app", "web"];
-    let batch = 1_000;
+    let kinds = ["reclamo", "queja", "peticion", "sugerencia"];
+    let places = [
+        ("Lima", "Lima", "Miraflores"),
+        ("Lima", "Lima", "Surco"),
+        ("Arequipa", "Arequipa", "Cayma"),
+        ("Cusco", "Cusco", "Wanchaq"),
+        ("La Libertad", "Trujillo", "Trujillo"),
+    ];
+    let month_ms = 28 * 24 * 3_600_000i64;
+    let batch = 500;
     let mut written = 0;
     while written < events {
         let n = batch.min(events - written);
-        let mut sql = String::from(
+        let mut pqrs = String::from(
+            "INSERT INTO incidents (id, tenant_id, channel, kind, subject, description, product, \
+             region, department, province, district, impact, urgency, priority, state, \
+             escalation_level, assignee, rejected_by, rejection_reason, first_response_due_at, \
+             resolution_due_at, first_response_at, resolved_at, created_at, updated_at, version) VALUES ",
+        );
+        let mut billed = String::from(
             "INSERT INTO billing_events (tenant_id, incident_id, channel, period, \
              unit_price_minor, currency, occurred_at) VALUES ",
         );
         for i in written..written + n {
             if i > written {
-                sql.push_str(", ");
+                pqrs.push_str(", ");
+                billed.push_str(", ");
             }
+            let id = format!("pqr-{i:08}");
+            let channel = channels[i % 6];
+            let at = start.as_millisecond() + (i as i64 * 7_919) % month_ms;
             let price = if i < events / 2 { 350 } else { 300 };
-            sql.push_str(&format!(
-                "('{}', 'pqr-{i:08}', '{}', '{period}', {}, 'PEN', {})",
+            let (department, province, district) = places[i % places.len()];
+            let hours = |h: i64| h * 3_600_000;
+            // A mix of outcomes: resolved fast or slow, rejected (by company or customer), open.
+            let (state, first, resolved, rejected_by, reason) = match i % 10 {
+                0..=4 => (
+                    "resolved",
+                    Some(at + hours(1)),
+                    Some(at + hours(1 + (i % 48) as i64)),
+                    None,
+                    None,
+                ),
+                5 | 6 => (
+                    "closed",
+                    Some(at + hours(2)),
+                    Some(at + hours(30)),
+                    None,
+                    None,
+                ),
+                7 => (
+                    "rejected",
+                    Some(at + hours(1)),
+                    None,
+                    Some("company"),
+                    Some("Fuera de cobertura"),
+                ),
+                8 => (
+                    "rejected",
+                    Some(at + hours(1)),
+                    None,
+                    Some("customer"),
+                    Some("Cliente desistió"),
+                ),
+                _ => ("in_progress", Some(at + hours(3)), None, None, None),
+            };
+            let opt = |v: Option<i64>| v.map_or("NULL".to_owned(), |v| v.to_string());
+            let text = |v: Option<&str>| v.map_or("NULL".to_owned(), |v| format!("'{v}'"));
+            pqrs.push_str(&format!(
+                "('{id}', '{tenant}', '{channel}', '{kind}', 'Internet intermitente', \
+                 'El servicio se corta varias veces al día.', 'Plan {plan}', 'Perú', \
+                 '{department}', '{province}', '{district}', 'medium', 'medium', 'medium', \
+                 '{state}', 0, 'contratista-{contractor}', {rejected_by}, {reason}, {first_due}, \
+                 {resolution_due}, {first}, {resolved}, {at}, {at}, 1)",
+                tenant = tenant.id,
+                kind = kinds[i % 4],
+                plan = i % 12,
+                contractor = i % 7,
+                rejected_by = text(rejected_by),
+                reason = text(reason),
+                first_due = at + hours(4),
+                resolution_due = at + hours(24),
+                first = opt(first),
+                resolved = opt(resolved),
+            ));
+            billed.push_str(&format!(
+                "('{}', '{id}', '{channel}', '{period}', {}, 'PEN', {at})",
                 tenant.id,
-                channels[i % 6],
                 price + (i % 6) as i64,
-                start.as_millisecond() + i as i64
             ));
         }
         let mut tx = app.db.writer.begin().await.expect("tx");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut *tx)
-            .await
-            .expect("events written");
+        for sql in [pqrs, billed] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await
+                .expect("rows written");
+        }
         tx.commit().await.expect("commit");
         written += n;
     }
     if backend == "postgres" {
-        sqlx::raw_sql("VACUUM ANALYZE billing_events")
-            .execute(&app.db.writer)
-            .await
-            .expect("vacuum");
+        // One statement at a time: VACUUM cannot run inside the implicit transaction of a batch.
+        for table in ["billing_events", "incidents"] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM ANALYZE {table}")))
+                .execute(&app.db.writer)
+                .await
+                .expect("vacuum");
+        }
     } else {
         sqlx::raw_sql("ANALYZE")
             .execute(&app.db.writer)
@@ -164,10 +241,27 @@ async fn bench(backend: &str, events: usize, rounds: usize) -> Vec<String> {
             .expect("sent")
     })
     .await;
+    let (first_day, last_day) = {
+        let (from, to) = period.bounds(&zone);
+        let last = to
+            .checked_sub(SignedDuration::from_secs(1))
+            .expect("a month");
+        (zone.to_datetime(from).date(), zone.to_datetime(last).date())
+    };
+    let kpis_url = format!("{base}/v1/kpis?from={first_day}&to={last_day}");
+    let kpis = timed(rounds.min(20), async || {
+        client
+            .get(&kpis_url)
+            .bearer_auth(&key.secret)
+            .send()
+            .await
+            .expect("sent")
+    })
+    .await;
     server.stop().await;
     let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
     vec![format!(
-        "| {backend} | {events} events in {:.0} s | {} / {} | {} / {} | {} / {} | {} / {} |",
+        "| {backend} | {events} PQRs in {:.0} s | {} / {} | {} / {} | {} / {} | {} / {} | {} / {} |",
         load.as_secs_f64(),
         ms(overview.0),
         ms(overview.1),
@@ -177,6 +271,8 @@ async fn bench(backend: &str, events: usize, rounds: usize) -> Vec<String> {
         ms(json.1),
         ms(csv.0),
         ms(csv.1),
+        ms(kpis.0),
+        ms(kpis.1),
     )]
 }
 
@@ -194,16 +290,14 @@ async fn main() {
     };
     let events = value("--events").map_or(2_000_000, |v| v.parse().expect("a number"));
     let rounds = value("--rounds").map_or(50, |v| v.parse().expect("a number"));
-    let mut rows = Vec::new();
-    for backend in &backends {
-        rows.extend(bench(backend, events, rounds).await);
-    }
     println!(
         "| backend | data | GET /v1/billing p50 / p99 ms | draft p50 / p99 ms | \
-         GET invoice JSON p50 / p99 ms | CSV p50 / p99 ms |"
+         GET invoice JSON p50 / p99 ms | CSV p50 / p99 ms | GET /v1/kpis (month) p50 / p99 ms |"
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
-    for row in rows {
-        println!("{row}");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for backend in &backends {
+        for row in bench(backend, events, rounds).await {
+            println!("{row}");
+        }
     }
 }

@@ -248,6 +248,10 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "Try:\n  curl -s -H 'Authorization: Bearer {key}' {base}/v1/incidents?limit=3"
             );
+            let (_, operator) =
+                store::billing::create_operator_key(&app.db, "demo back office").await?;
+            println!("Back-office (billing) key for the demo: {operator}");
+            println!("  curl -s -H 'Authorization: Bearer {operator}' {base}/v1/operator/plans");
             println!("API docs: {base}/docs");
             if !no_serve {
                 serve(app).await?;

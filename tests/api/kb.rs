@@ -108,6 +108,14 @@ async fn on_a_qdrant_server_search_is_tenant_scoped_and_survives_a_restart(backe
     );
     // No point of the collection is stored on local disk.
     assert!(!app.data_dir().join("vectors").exists());
+    // Drop the test's collection so runs do not pile up on a shared server.
+    qdrant_client::Qdrant::from_url(&url)
+        .skip_compatibility_check()
+        .build()
+        .expect("client")
+        .delete_collection(&collection)
+        .await
+        .expect("collection dropped");
 }
 
 async fn search_scenario(app: &TestApp) {
