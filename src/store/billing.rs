@@ -559,61 +559,56 @@ fn lines_json(amounts: &InvoiceAmounts) -> Result<String> {
         .map_err(|e| Error::Internal(format!("invoice lines do not serialise: {e}")))
 }
 
-/// Creates the month's draft, or recomputes it in place; `Conflict` once it is issued.
-pub async fn save_draft(db: &Db, tenant_id: &str, draft: Draft<'_>) -> Result<Invoice> {
-    let now = to_millis(Timestamp::now());
-    let a = draft.account;
-    let amounts = draft.amounts;
-    let updated = sqlx::query(
-        "UPDATE invoices SET issuer = $1, currency = $2, plan_id = $3, plan_name = $4, \
-         plan_fee_minor = $5, incidents = $6, subtotal_minor = $7, tax_name = $8, tax_rate_bp = $9, \
-         tax_minor = $10, total_minor = $11, lines = $12, updated_at = $13 \
-         WHERE tenant_id = $14 AND period = $15 AND kind = 'invoice' AND status = 'draft'",
-    )
-    .bind(&a.issuer)
-    .bind(a.currency.as_str())
-    .bind(&a.plan.id)
-    .bind(&a.plan.name)
-    .bind(amounts.plan_fee_minor)
-    .bind(amounts.incidents)
-    .bind(amounts.subtotal_minor)
-    .bind(&a.tax_name)
-    .bind(a.tax_rate_bp)
-    .bind(amounts.tax_minor)
-    .bind(amounts.total_minor)
-    .bind(lines_json(amounts)?)
-    .bind(now)
-    .bind(tenant_id)
-    .bind(draft.period.to_string())
-    .execute(&db.writer)
-    .await?
-    .rows_affected();
-    if updated == 0 {
-        let inserted = sqlx::query(
-            "INSERT INTO invoices (id, tenant_id, kind, period, status, issuer, currency, plan_id, \
-             plan_name, plan_fee_minor, incidents, subtotal_minor, tax_name, tax_rate_bp, tax_minor, \
-             total_minor, lines, created_at, updated_at) \
-             VALUES ($1, $2, 'invoice', $3, 'draft', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $16)",
-        )
-        .bind(new_id())
-        .bind(tenant_id)
-        .bind(draft.period.to_string())
-        .bind(&a.issuer)
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds `$1`–`$13` of a draft: the account's terms, the amounts, and the update time.
+fn bind_draft<'q>(query: AnyQuery<'q>, draft: &Draft<'_>, now: i64) -> Result<AnyQuery<'q>> {
+    let (a, amounts) = (draft.account, draft.amounts);
+    Ok(query
+        .bind(a.issuer.clone())
         .bind(a.currency.as_str())
-        .bind(&a.plan.id)
-        .bind(&a.plan.name)
+        .bind(a.plan.id.clone())
+        .bind(a.plan.name.clone())
         .bind(amounts.plan_fee_minor)
         .bind(amounts.incidents)
         .bind(amounts.subtotal_minor)
-        .bind(&a.tax_name)
+        .bind(a.tax_name.clone())
         .bind(a.tax_rate_bp)
         .bind(amounts.tax_minor)
         .bind(amounts.total_minor)
         .bind(lines_json(amounts)?)
-        .bind(now)
+        .bind(now))
+}
+
+/// Creates the month's draft, or recomputes it in place; `Conflict` once it is issued.
+pub async fn save_draft(db: &Db, tenant_id: &str, draft: Draft<'_>) -> Result<Invoice> {
+    let now = to_millis(Timestamp::now());
+    let update = sqlx::query(
+        "UPDATE invoices SET issuer = $1, currency = $2, plan_id = $3, plan_name = $4, \
+         plan_fee_minor = $5, incidents = $6, subtotal_minor = $7, tax_name = $8, tax_rate_bp = $9, \
+         tax_minor = $10, total_minor = $11, lines = $12, updated_at = $13 \
+         WHERE tenant_id = $14 AND period = $15 AND kind = 'invoice' AND status = 'draft'",
+    );
+    let updated = bind_draft(update, &draft, now)?
+        .bind(tenant_id.to_owned())
+        .bind(draft.period.to_string())
         .execute(&db.writer)
-        .await;
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        let insert = sqlx::query(
+            "INSERT INTO invoices (issuer, currency, plan_id, plan_name, plan_fee_minor, incidents, \
+             subtotal_minor, tax_name, tax_rate_bp, tax_minor, total_minor, lines, updated_at, \
+             created_at, id, tenant_id, period, kind, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, \
+             'invoice', 'draft')",
+        );
+        let inserted = bind_draft(insert, &draft, now)?
+            .bind(new_id())
+            .bind(tenant_id.to_owned())
+            .bind(draft.period.to_string())
+            .execute(&db.writer)
+            .await;
         match inserted {
             // Another request created the month's invoice meanwhile: a draft is as good as
             // ours (it was computed from the same events); anything else is a conflict.
