@@ -125,8 +125,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let workers = jobs::Workers::start(&app);
     let router = http::router(app.clone());
+    let feed_owner = app.clone();
     let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Live-feed streams never end by themselves; end them so draining can finish.
+            feed_owner.live.close();
+        })
         .await;
     workers.stop().await;
     app.db.close().await;

@@ -148,6 +148,12 @@ impl LiveFeed {
         (resume, receiver)
     }
 
+    /// Ends every open stream (their channels close), so a graceful shutdown is not held up by
+    /// dashboards that never disconnect.
+    pub fn close(&self) {
+        self.lock().clear();
+    }
+
     /// Events of the last minute by kind, from the history.
     pub fn counters(&self, tenant_id: &str) -> HashMap<&'static str, u64> {
         let now = Timestamp::now();
@@ -209,6 +215,17 @@ mod tests {
             );
         }
         assert_eq!(feed.counters("a")["incident.created"], 5);
+    }
+
+    #[tokio::test]
+    async fn closing_ends_open_streams() {
+        let feed = LiveFeed::default();
+        let (_, mut receiver) = feed.subscribe("a", None);
+        feed.close();
+        assert!(matches!(
+            receiver.recv().await,
+            Err(broadcast::error::RecvError::Closed)
+        ));
     }
 
     #[test]

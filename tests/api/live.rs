@@ -154,4 +154,16 @@ async fn the_live_feed_streams_replays_and_stays_within_the_tenant(backend: Back
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+
+    // A dashboard that never disconnects does not hold up a graceful shutdown: its stream ends.
+    let mut held = open(&app, &app.key, None).await;
+    let mut app = app;
+    tokio::time::timeout(Duration::from_secs(20), app.restart(|_| {}))
+        .await
+        .expect("the server stops while a live stream is open");
+    let ended = tokio::time::timeout(Duration::from_secs(10), held.response.chunk()).await;
+    assert!(
+        matches!(ended, Ok(Ok(None)) | Ok(Err(_))),
+        "the stream ends with the server: {ended:?}"
+    );
 }
