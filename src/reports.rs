@@ -164,7 +164,7 @@ pub async fn kpis(
             by_kind: sum_by(&by_channel_kind, |r| &r.1),
             arrivals: kpi::arrivals(&hourly, tz),
         },
-        top_products: kpis::top(db, tenant_id, &scope, "product", "1 = 1", 10).await?,
+        top_products: kpis::top(db, tenant_id, &scope, "product", None, 10).await?,
         customer_types: kpis::customer_types(db, tenant_id, &scope).await?,
         outcomes: Outcomes {
             total: counts.total,
@@ -193,15 +193,7 @@ pub async fn kpis(
             &RESOLUTION_RANGES,
         )
         .await?,
-        backlog_age: kpis::ranged(
-            db,
-            tenant_id,
-            &scope,
-            &age,
-            kpis::STILL_OPEN,
-            &BACKLOG_RANGES,
-        )
-        .await?,
+        backlog_age: kpis::ranged(db, tenant_id, &scope, &age, kpis::OPEN, &BACKLOG_RANGES).await?,
         rejections: Rejections {
             company,
             customer,
@@ -212,7 +204,7 @@ pub async fn kpis(
                 tenant_id,
                 &scope,
                 "rejection_reason",
-                "i.state = 'rejected'",
+                Some("i.state = 'rejected'"),
                 10,
             )
             .await?,

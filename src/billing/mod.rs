@@ -49,8 +49,10 @@ pub async fn amounts(
     Ok((account, amounts))
 }
 
-/// Creates or refreshes the month's draft invoice.
-pub async fn draft(db: &Db, tenant_id: &str, period: Period) -> Result<Invoice> {
+/// Creates or refreshes the month's draft invoice; says whether it was created.
+pub async fn draft(db: &Db, tenant_id: &str, period: Period) -> Result<(Invoice, bool)> {
+    // Refuse before aggregating the month's events (the costly part); `save_draft` still
+    // guards against an issue that lands in between.
     if let Some(existing) = store::invoice_for_period(db, tenant_id, period).await?
         && existing.status != InvoiceStatus::Draft
     {
@@ -89,7 +91,7 @@ pub async fn issue(db: &Db, tenant_id: &str, id: &str, now: Timestamp) -> Result
             zone.iana_name().unwrap_or("the tenant's time zone")
         )));
     }
-    let fresh = draft(db, tenant_id, invoice.period).await?;
+    let (fresh, _) = draft(db, tenant_id, invoice.period).await?;
     store::issue(db, tenant_id, &fresh.id, now).await
 }
 

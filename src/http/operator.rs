@@ -183,14 +183,11 @@ async fn draft_invoice(
 )> {
     known_tenant(&app, &tenant_id).await?;
     let request = body.parse()?;
-    let existed = store::invoice_for_period(&app.db, &tenant_id, request.period)
-        .await?
-        .is_some();
-    let invoice = billing::draft(&app.db, &tenant_id, request.period).await?;
-    let status = if existed {
-        StatusCode::OK
-    } else {
+    let (invoice, created) = billing::draft(&app.db, &tenant_id, request.period).await?;
+    let status = if created {
         StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
     Ok((
         status,

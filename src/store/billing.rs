@@ -580,8 +580,9 @@ fn bind_draft<'q>(query: AnyQuery<'q>, draft: &Draft<'_>, now: i64) -> Result<An
         .bind(now))
 }
 
-/// Creates the month's draft, or recomputes it in place; `Conflict` once it is issued.
-pub async fn save_draft(db: &Db, tenant_id: &str, draft: Draft<'_>) -> Result<Invoice> {
+/// Creates the month's draft, or recomputes it in place; `Conflict` once it is issued. Says
+/// whether this call created it.
+pub async fn save_draft(db: &Db, tenant_id: &str, draft: Draft<'_>) -> Result<(Invoice, bool)> {
     let now = to_millis(Timestamp::now());
     let update = sqlx::query(
         "UPDATE invoices SET issuer = $1, currency = $2, plan_id = $3, plan_name = $4, \
@@ -595,6 +596,7 @@ pub async fn save_draft(db: &Db, tenant_id: &str, draft: Draft<'_>) -> Result<In
         .execute(&db.writer)
         .await?
         .rows_affected();
+    let mut created = false;
     if updated == 0 {
         let insert = sqlx::query(
             "INSERT INTO invoices (issuer, currency, plan_id, plan_name, plan_fee_minor, incidents, \
@@ -624,12 +626,14 @@ pub async fn save_draft(db: &Db, tenant_id: &str, draft: Draft<'_>) -> Result<In
             }
             other => {
                 other?;
+                created = true;
             }
         }
     }
-    invoice_for_period(db, tenant_id, draft.period)
+    let invoice = invoice_for_period(db, tenant_id, draft.period)
         .await?
-        .ok_or_else(|| Error::Internal("the saved draft vanished".into()))
+        .ok_or_else(|| Error::Internal("the saved draft vanished".into()))?;
+    Ok((invoice, created))
 }
 
 /// The next number of the issuer's series for `kind`, inside the issuing transaction, so a

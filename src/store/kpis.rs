@@ -23,7 +23,8 @@ pub struct Scope {
     pub district: Option<String>,
 }
 
-const OPEN: &str = "i.state NOT IN ('resolved', 'closed', 'rejected')";
+/// Open PQRs.
+pub const OPEN: &str = "i.state NOT IN ('resolved', 'closed', 'rejected')";
 const DONE: &str = "i.state IN ('resolved', 'closed')";
 
 /// `SELECT <select> FROM incidents i [join] WHERE <tenant and scope>`; callers append more.
@@ -113,18 +114,22 @@ pub async fn hourly(db: &Db, tenant_id: &str, scope: &Scope) -> Result<Vec<(i64,
 }
 
 /// The most frequent values of a text column (`product`, `rejection_reason`, …) among the
-/// scoped PQRs matching `condition`, most frequent first.
+/// scoped PQRs (those matching `condition`, if given), most frequent first.
 pub async fn top(
     db: &Db,
     tenant_id: &str,
     scope: &Scope,
     column: &'static str,
-    condition: &'static str,
+    condition: Option<&'static str>,
     limit: i64,
 ) -> Result<Vec<Count>> {
     let mut sql = scoped(&format!("i.{column}, COUNT(*) AS n"), "", tenant_id, scope);
+    sql.push(&format!(" AND i.{column} IS NOT NULL"));
+    if let Some(condition) = condition {
+        sql.push(&format!(" AND {condition}"));
+    }
     sql.push(&format!(
-        " AND i.{column} IS NOT NULL AND {condition} GROUP BY i.{column} ORDER BY n DESC, i.{column} LIMIT "
+        " GROUP BY i.{column} ORDER BY n DESC, i.{column} LIMIT "
     ))
     .bind(limit);
     counts(&sql.fetch_all(&db.reader).await?)
@@ -234,8 +239,6 @@ pub async fn ranged(
 pub const RESOLUTION_TIME: &str = "(i.resolved_at - i.created_at)";
 /// Resolved PQRs (resolution time known).
 pub const RESOLVED: &str = "i.resolved_at IS NOT NULL";
-/// Open PQRs.
-pub const STILL_OPEN: &str = OPEN;
 
 /// Rejected PQRs by who they are attributed to and where: `(rejected_by, department, province,
 /// district, count)`.
