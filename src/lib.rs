@@ -56,6 +56,7 @@ impl App {
         )
         .await?;
         db.migrate().await?;
+        reports::build_missing_rollups(&db).await?;
         Ok(Arc::new(App {
             config,
             db,

@@ -40,8 +40,12 @@ impl Period {
         }
     }
 
-    fn first_day(self) -> Date {
+    pub fn first_day(self) -> Date {
         Date::new(self.year, self.month, 1).expect("a parsed period is a real month")
+    }
+
+    pub fn last_day(self) -> Date {
+        self.first_day().last_of_month()
     }
 
     /// The instant the month starts and the instant the next one starts, in `tz`.

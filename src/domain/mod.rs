@@ -12,6 +12,7 @@ pub mod kpi;
 pub mod money;
 pub mod priority;
 pub mod retention;
+pub mod rollup;
 pub mod tenant;
 pub mod upload;
 pub mod validation;

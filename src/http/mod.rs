@@ -13,6 +13,7 @@ mod kpis;
 mod live;
 mod models;
 mod operator;
+mod reports;
 mod tenants;
 mod upload;
 
@@ -55,7 +56,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "models", description = "Datasets, training, the model registry and scoring"),
         (name = "jobs", description = "Background work (imports, training): progress, results, cancellation"),
         (name = "billing", description = "The tenant's plan, prices, usage and invoices"),
-        (name = "reports", description = "KPIs over the tenant's PQRs"),
+        (name = "reports", description = "KPIs and custom reports over the tenant's PQRs"),
         (name = "back office", description = "ABCall staff only (operator keys): plans, billing terms, price lists, invoice lifecycle"),
     )
 )]
@@ -86,6 +87,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .merge(operator::router())
         .merge(live::router())
         .merge(kpis::router())
+        .merge(reports::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

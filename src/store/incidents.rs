@@ -16,6 +16,7 @@ use crate::domain::incident::{
 };
 use crate::domain::new_id;
 use crate::domain::priority::{Impact, Priority, Urgency};
+use crate::domain::rollup::{self, Facts};
 use crate::domain::tenant::ValidSettings;
 use crate::error::{Error, Result};
 
@@ -205,13 +206,28 @@ pub async fn register(
     let priority = Priority::from_matrix(new.impact, new.urgency);
     let due = settings.sla_due(priority, now);
     let id = new_id();
+    // Snapshots for the KPI rollups: the PQR stays counted under the customer's type and the
+    // date of its registration.
+    let customer_type = match &new.customer_id {
+        Some(customer_id) => {
+            sqlx::query("SELECT customer_type FROM customers WHERE tenant_id = $1 AND id = $2")
+                .bind(&principal.tenant_id)
+                .bind(customer_id)
+                .fetch_optional(&db.reader)
+                .await?
+                .map(|row| row.try_get::<String, _>(0))
+                .transpose()?
+        }
+        None => None,
+    };
+    let local_day = settings.time_zone().to_datetime(now).date().to_string();
     let mut tx = db.writer.begin().await?;
     sqlx::query(
         "INSERT INTO incidents (id, tenant_id, channel, kind, subject, description, customer_id, \
          product, region, department, province, district, impact, urgency, priority, state, \
          escalation_level, external_ref, first_response_due_at, resolution_due_at, created_at, \
-         updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-         $15, $16, 0, $17, $18, $19, $20, $20, 1)",
+         updated_at, version, customer_type, local_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+         $9, $10, $11, $12, $13, $14, $15, $16, 0, $17, $18, $19, $20, $20, 1, $21, $22)",
     )
     .bind(&id)
     .bind(&principal.tenant_id)
@@ -233,6 +249,8 @@ pub async fn register(
     .bind(to_millis(due.first_response))
     .bind(to_millis(due.resolution))
     .bind(to_millis(now))
+    .bind(&customer_type)
+    .bind(&local_day)
     .execute(&mut *tx)
     .await
     .map_err(|e| match &e {
@@ -268,6 +286,30 @@ pub async fn register(
             other => other?,
         }
     }
+    let facts = Facts {
+        id: id.clone(),
+        created_at: to_millis(now),
+        local_day,
+        channel: new.channel.as_str().to_owned(),
+        kind: new.kind.as_str().to_owned(),
+        customer_type,
+        product: new.product.clone(),
+        region: new.location.region.clone(),
+        department: new.location.department.clone(),
+        province: new.location.province.clone(),
+        district: new.location.district.clone(),
+        assignee: None,
+        rejected_by: None,
+        rejection_reason: None,
+        state: State::Registered,
+        escalation_level: 0,
+        reopened: false,
+        first_response_at: None,
+        first_response_due_at: to_millis(due.first_response),
+        resolved_at: None,
+        resolution_due_at: to_millis(due.resolution),
+    };
+    super::rollups::apply(&mut tx, &principal.tenant_id, &rollup::delta(None, &facts)).await?;
     let period = Period::containing(now, settings.time_zone());
     super::billing::record_event(&mut tx, &principal.tenant_id, &id, new.channel, period, now)
         .await?;
@@ -360,21 +402,12 @@ pub async fn transition(
     const ATTEMPTS: usize = 3;
     for _ in 0..ATTEMPTS {
         let mut tx = db.writer.begin().await?;
-        let row = sqlx::query(
-            "SELECT state, escalation_level, version, first_response_at FROM incidents \
-             WHERE id = $1 AND tenant_id = $2",
-        )
-        .bind(id)
-        .bind(&principal.tenant_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(Error::NotFound("incident"))?;
+        let (before, version) = super::rollups::facts(&mut tx, &principal.tenant_id, id).await?;
         let current = Current {
-            state: parse_stored(&row, "state", State::parse)?,
-            escalation_level: row.try_get("escalation_level")?,
+            state: before.state,
+            escalation_level: before.escalation_level,
         };
-        let version: i64 = row.try_get("version")?;
-        let responded: Option<i64> = row.try_get("first_response_at")?;
+        let responded = before.first_response_at;
         let change = request.clone().apply(&current).map_err(|e| match e {
             TransitionError::NotAllowed { from, to, allowed } => {
                 Error::InvalidTransition { from, to, allowed }
@@ -407,6 +440,13 @@ pub async fn transition(
             Some(change.from),
             Some(change.to),
             &data,
+        )
+        .await?;
+        let (after, _) = super::rollups::facts(&mut tx, &principal.tenant_id, id).await?;
+        super::rollups::apply(
+            &mut tx,
+            &principal.tenant_id,
+            &rollup::delta(Some(&before), &after),
         )
         .await?;
         tx.commit().await?;

@@ -27,10 +27,10 @@ pub struct Scope {
 pub const OPEN: &str = "i.state NOT IN ('resolved', 'closed', 'rejected')";
 const DONE: &str = "i.state IN ('resolved', 'closed')";
 
-/// `SELECT <select> FROM incidents i [join] WHERE <tenant and scope>`; callers append more.
-fn scoped(select: &str, join: &str, tenant_id: &str, scope: &Scope) -> Sql {
+/// `SELECT <select> FROM incidents i WHERE <tenant and scope>`; callers append more.
+fn scoped(select: &str, tenant_id: &str, scope: &Scope) -> Sql {
     let mut sql = Sql::new(&format!(
-        "SELECT {select} FROM incidents i {join} WHERE i.tenant_id = "
+        "SELECT {select} FROM incidents i WHERE i.tenant_id = "
     ));
     sql.bind(tenant_id.to_owned());
     if let Some(from) = scope.from {
@@ -88,7 +88,7 @@ pub async fn by_channel_and_kind(
     tenant_id: &str,
     scope: &Scope,
 ) -> Result<Vec<(String, String, i64)>> {
-    let mut sql = scoped("i.channel, i.kind, COUNT(*)", "", tenant_id, scope);
+    let mut sql = scoped("i.channel, i.kind, COUNT(*)", tenant_id, scope);
     sql.push(" GROUP BY i.channel, i.kind");
     sql.fetch_all(&db.reader)
         .await?
@@ -99,12 +99,7 @@ pub async fn by_channel_and_kind(
 
 /// PQRs per UTC hour: `(ms since the epoch ÷ 3,600,000, count)`.
 pub async fn hourly(db: &Db, tenant_id: &str, scope: &Scope) -> Result<Vec<(i64, i64)>> {
-    let mut sql = scoped(
-        "i.created_at / 3600000 AS h, COUNT(*)",
-        "",
-        tenant_id,
-        scope,
-    );
+    let mut sql = scoped("i.created_at / 3600000 AS h, COUNT(*)", tenant_id, scope);
     sql.push(" GROUP BY i.created_at / 3600000");
     sql.fetch_all(&db.reader)
         .await?
@@ -123,7 +118,7 @@ pub async fn top(
     condition: Option<&'static str>,
     limit: i64,
 ) -> Result<Vec<Count>> {
-    let mut sql = scoped(&format!("i.{column}, COUNT(*) AS n"), "", tenant_id, scope);
+    let mut sql = scoped(&format!("i.{column}, COUNT(*) AS n"), tenant_id, scope);
     sql.push(&format!(" AND i.{column} IS NOT NULL"));
     if let Some(condition) = condition {
         sql.push(&format!(" AND {condition}"));
@@ -135,15 +130,14 @@ pub async fn top(
     counts(&sql.fetch_all(&db.reader).await?)
 }
 
-/// PQRs by the type of their customer (`unknown` without a customer).
+/// PQRs by the type their customer had at registration (`unknown` without a customer).
 pub async fn customer_types(db: &Db, tenant_id: &str, scope: &Scope) -> Result<Vec<Count>> {
     let mut sql = scoped(
-        "COALESCE(c.customer_type, 'unknown') AS t, COUNT(*) AS n",
-        "LEFT JOIN customers c ON c.tenant_id = i.tenant_id AND c.id = i.customer_id",
+        "COALESCE(i.customer_type, 'unknown') AS t, COUNT(*) AS n",
         tenant_id,
         scope,
     );
-    sql.push(" GROUP BY COALESCE(c.customer_type, 'unknown') ORDER BY n DESC");
+    sql.push(" GROUP BY COALESCE(i.customer_type, 'unknown') ORDER BY n DESC, t");
     counts(&sql.fetch_all(&db.reader).await?)
 }
 
@@ -186,7 +180,7 @@ pub async fn outcomes(
          SUM(CASE WHEN {DONE} AND i.escalation_level = 0 AND NOT {reopened} THEN 1 ELSE 0 END), \
          SUM(CASE WHEN {reopened} THEN 1 ELSE 0 END)"
     );
-    let sql = scoped(&select, "", tenant_id, scope);
+    let sql = scoped(&select, tenant_id, scope);
     let rows = sql.fetch_all(&db.reader).await?;
     let Some(row) = rows.first() else {
         return Ok(OutcomeCounts::default());
@@ -217,7 +211,7 @@ pub async fn ranged(
     ranges: &[(&str, Option<SignedDuration>)],
 ) -> Result<Vec<Count>> {
     let case = bucket(expr, ranges);
-    let mut sql = scoped(&format!("{case} AS b, COUNT(*)"), "", tenant_id, scope);
+    let mut sql = scoped(&format!("{case} AS b, COUNT(*)"), tenant_id, scope);
     sql.push(&format!(" AND {condition} GROUP BY {case}"));
     let mut out: Vec<Count> = ranges
         .iter()
@@ -241,7 +235,7 @@ pub const RESOLUTION_TIME: &str = "(i.resolved_at - i.created_at)";
 pub const RESOLVED: &str = "i.resolved_at IS NOT NULL";
 
 /// Rejected PQRs by who they are attributed to and where: `(rejected_by, department, province,
-/// district, count)`.
+/// district, count)`, in no particular order.
 pub async fn rejections(
     db: &Db,
     tenant_id: &str,
@@ -257,13 +251,11 @@ pub async fn rejections(
 > {
     let mut sql = scoped(
         "i.rejected_by, i.department, i.province, i.district, COUNT(*)",
-        "",
         tenant_id,
         scope,
     );
     sql.push(
-        " AND i.state = 'rejected' GROUP BY i.rejected_by, i.department, i.province, i.district \
-         ORDER BY i.department, i.province, i.district",
+        " AND i.state = 'rejected' GROUP BY i.rejected_by, i.department, i.province, i.district",
     );
     sql.fetch_all(&db.reader)
         .await?
@@ -291,7 +283,6 @@ pub async fn by_contractor(
             "i.assignee, SUM(CASE WHEN {DONE} THEN 1 ELSE 0 END), \
              SUM(CASE WHEN i.state = 'rejected' THEN 1 ELSE 0 END)"
         ),
-        "",
         tenant_id,
         scope,
     );

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod kb;
 pub mod kpis;
 pub mod models;
+pub mod rollups;
 mod sql;
 pub mod tenants;
 
@@ -65,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "billing",
         include_str!("../../migrations/0006_billing.sql"),
+    ),
+    (
+        7,
+        "kpi_rollups",
+        include_str!("../../migrations/0007_kpi_rollups.sql"),
     ),
 ];
 

@@ -94,6 +94,7 @@ pub async fn create_tenant(db: &Db, name: &str) -> Result<(Tenant, IssuedKey)> {
     };
     let key = insert_key(&mut tx, &tenant.id, "admin", Role::Admin, now).await?;
     super::billing::open_account(&mut tx, &tenant.id, now).await?;
+    super::rollups::mark_built(&mut tx, &tenant.id).await?;
     tx.commit().await?;
     Ok((tenant, key))
 }

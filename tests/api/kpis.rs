@@ -267,6 +267,100 @@ async fn kpis_equal_the_hand_computed_values(backend: Backend) {
     assert_eq!(empty["outcomes"]["total"], 0);
     assert!(empty["outcomes"]["resolution_rate"].is_null());
 
+    // Custom reports over the same PQRs.
+    let (from, to) = (day.yesterday().unwrap(), day.tomorrow().unwrap());
+    let report = |body: Value| {
+        let mut body = body;
+        body["from"] = json!(from.to_string());
+        body["to"] = json!(to.to_string());
+        app.post("/v1/reports", body)
+    };
+    let conversion = report(json!({ "kind": "conversion", "group_by": ["contractor"] })).await;
+    assert_eq!(conversion.status, 200, "{}", conversion.body);
+    assert_eq!(
+        conversion.body["columns"],
+        json!(["contractor", "resolved", "rejected", "conversion_rate"])
+    );
+    // P4 (resolved) and P3, P6 (rejected) were never assigned.
+    assert_eq!(
+        conversion.body["rows"],
+        json!([
+            { "contractor": null, "resolved": 1, "rejected": 2, "conversion_rate": 1.0 / 3.0 },
+            { "contractor": "contratista-a", "resolved": 1, "rejected": 1, "conversion_rate": 0.5 },
+            { "contractor": "contratista-b", "resolved": 1, "rejected": 0, "conversion_rate": 1.0 }
+        ])
+    );
+    let rejections = report(json!({ "kind": "rejections", "group_by": ["channel"] })).await;
+    assert_eq!(
+        rejections.body["rows"],
+        json!([
+            { "channel": "chat", "pqrs": 1, "rejected": 1, "rejected_by_company": 1, "rejected_by_customer": 0, "rejection_rate": 1.0 },
+            { "channel": "email", "pqrs": 1, "rejected": 0, "rejected_by_company": 0, "rejected_by_customer": 0, "rejection_rate": 0.0 },
+            { "channel": "phone", "pqrs": 2, "rejected": 0, "rejected_by_company": 0, "rejected_by_customer": 0, "rejection_rate": 0.0 },
+            { "channel": "web", "pqrs": 2, "rejected": 2, "rejected_by_company": 1, "rejected_by_customer": 1, "rejection_rate": 1.0 }
+        ])
+    );
+    let totals = report(json!({ "kind": "outcomes", "filters": { "channel": "phone" } })).await;
+    assert_eq!(
+        totals.body["rows"],
+        json!([{ "pqrs": 2, "resolved": 2, "rejected": 0, "open": 0, "resolution_rate": 1.0 }])
+    );
+    let by_district = report(json!({ "kind": "volume", "group_by": ["district", "kind"] })).await;
+    assert_eq!(
+        by_district.body["rows"],
+        json!([
+            { "district": "Cayma", "kind": "reclamo", "pqrs": 1 },
+            { "district": "Cayma", "kind": "sugerencia", "pqrs": 1 },
+            { "district": "Miraflores", "kind": "peticion", "pqrs": 1 },
+            { "district": "Miraflores", "kind": "reclamo", "pqrs": 2 },
+            { "district": "Surco", "kind": "queja", "pqrs": 1 }
+        ])
+    );
+    let by_month = report(json!({ "kind": "volume", "group_by": ["month"] })).await;
+    let months: i64 = by_month.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["pqrs"].as_i64().unwrap())
+        .sum();
+    assert_eq!(months, 6);
+    let csv = report(json!({ "kind": "volume", "group_by": ["kind"], "format": "csv" })).await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert_eq!(
+        csv.body,
+        "kind,pqrs\npeticion,1\nqueja,1\nreclamo,3\nsugerencia,1\n"
+    );
+    let bad = app
+        .post(
+            "/v1/reports",
+            json!({ "kind": "volume", "group_by": ["product", "district"] }),
+        )
+        .await;
+    bad.assert_problem(422, "validation");
+    assert_eq!(bad.fields(), ["from", "to", "group_by[1]"]);
+    app.post(
+        "/v1/reports",
+        json!({ "kind": "everything", "period": "2026-11" }),
+    )
+    .await
+    .assert_problem(400, "malformed-request");
+    // Tenant B sees only its own PQR.
+    let theirs = app
+        .call(
+            Method::POST,
+            "/v1/reports",
+            &b,
+            Some(json!({ "kind": "volume", "from": from.to_string(), "to": to.to_string() })),
+        )
+        .await;
+    assert_eq!(theirs.body["rows"], json!([{ "pqrs": 1 }]));
+
     // Bad input and roles.
     let backwards = app.get("/v1/kpis?from=2026-11-30&to=2026-11-01").await;
     backwards.assert_problem(422, "validation");
@@ -281,6 +375,14 @@ async fn kpis_equal_the_hand_computed_values(backend: Backend) {
     app.call(Method::GET, "/v1/kpis", &agent, None)
         .await
         .assert_problem(403, "forbidden");
+    app.call(
+        Method::POST,
+        "/v1/reports",
+        &agent,
+        Some(json!({ "kind": "volume", "period": "2026-11" })),
+    )
+    .await
+    .assert_problem(403, "forbidden");
     let viewer = app.key_with_role("viewer").await;
     assert_eq!(
         app.call(Method::GET, "/v1/kpis", &viewer, None)

@@ -14,4 +14,5 @@ mod kpis;
 mod live;
 mod models;
 mod ops;
+mod rollups;
 mod tenants;

@@ -1,7 +1,13 @@
 //! KPIs of a tenant over a range of dates: volume (by channel, kind, hour, weekday, day),
 //! products, customer types, outcomes (resolution, first contact, SLA, non-conformity), time to
-//! resolution, backlog age, the Claro datamart's rejections and conversion. The counting is SQL
-//! (`store::kpis`); the definitions are `domain::kpi`.
+//! resolution, backlog age, the Claro datamart's rejections and conversion; and custom reports
+//! ([`custom`]). The definitions are `domain::kpi`. The counting comes from the rollups
+//! ([`from_rollups`]), or, for a drill-down by place, which the rollups do not key on, from the
+//! PQRs themselves ([`from_rows`]); both give the same numbers.
+
+pub mod custom;
+mod from_rollups;
+mod from_rows;
 
 use std::collections::BTreeMap;
 
@@ -10,10 +16,10 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use crate::domain::kpi::{self, Arrivals, BACKLOG_RANGES, Count, RESOLUTION_RANGES};
+use crate::domain::kpi::{self, Arrivals, Count};
 use crate::error::Result;
 use crate::store::Db;
-use crate::store::kpis::{self, Scope};
+use crate::store::kpis::{OutcomeCounts, Scope};
 
 /// Rates are null when their base is zero.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -93,6 +99,34 @@ pub struct Kpis {
     pub conversion: Conversion,
 }
 
+/// What both ways of counting produce, before it is shaped into [`Kpis`].
+#[derive(Debug, Default)]
+struct Counted {
+    /// `(channel, kind, count)`
+    by_channel_kind: Vec<(String, String, i64)>,
+    /// `(UTC hour, count)`
+    hourly: Vec<(i64, i64)>,
+    outcomes: OutcomeCounts,
+    time_to_resolution: Vec<Count>,
+    backlog_age: Vec<Count>,
+    top_products: Vec<Count>,
+    customer_types: Vec<Count>,
+    /// `(rejected_by, department, province, district, count)`, in any order.
+    rejections: Vec<RejectionRow>,
+    top_reasons: Vec<Count>,
+    /// `(contractor, resolved or closed, rejected)`, by contractor.
+    contractors: Vec<(String, i64, i64)>,
+}
+
+type RejectionRow = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+/// Most frequent first, then by key.
 fn sum_by(
     rows: &[(String, String, i64)],
     key: impl Fn(&(String, String, i64)) -> &str,
@@ -112,6 +146,18 @@ fn sum_by(
     counts
 }
 
+/// Builds the tenant's rollups where they have never been built (tenants with PQRs from before
+/// rollups existed), at start-up before serving.
+pub async fn build_missing_rollups(db: &Db) -> Result<()> {
+    for tenant_id in crate::store::rollups::unbuilt_tenants(db).await? {
+        let tz = crate::billing::tenant_zone(db, &tenant_id).await?;
+        let started = std::time::Instant::now();
+        let counted = crate::store::rollups::rebuild(db, &tenant_id, &tz).await?;
+        tracing::info!(tenant_id, counted, elapsed = ?started.elapsed(), "KPI rollups built");
+    }
+    Ok(())
+}
+
 /// Computes the KPIs of the PQRs registered from `first` to `last` (dates on the tenant's wall
 /// clock, both included) within `scope`'s filters.
 pub async fn kpis(
@@ -126,14 +172,28 @@ pub async fn kpis(
         .ok_or_else(|| crate::error::Error::validation("to", "must not be before from"))?;
     scope.from = Some(from);
     scope.to = Some(to);
-    let by_channel_kind = kpis::by_channel_and_kind(db, tenant_id, &scope).await?;
-    let hourly = kpis::hourly(db, tenant_id, &scope).await?;
-    let counts = kpis::outcomes(db, tenant_id, &scope, now).await?;
-    let age = format!("({} - i.created_at)", now.as_millisecond());
-    let rejections = kpis::rejections(db, tenant_id, &scope).await?;
+    let by_place = [
+        &scope.region,
+        &scope.department,
+        &scope.province,
+        &scope.district,
+    ]
+    .iter()
+    .any(|v| v.is_some());
+    let counted = if by_place {
+        from_rows::count(db, tenant_id, &scope, now).await?
+    } else {
+        from_rollups::count(db, tenant_id, &scope, (first, last), now).await?
+    };
+    Ok(shape(counted, tz, (first, last)))
+}
+
+fn shape(mut c: Counted, tz: &TimeZone, (first, last): (Date, Date)) -> Kpis {
+    c.rejections
+        .sort_by(|a, b| (&a.1, &a.2, &a.3, &a.0).cmp(&(&b.1, &b.2, &b.3, &b.0)));
     let mut by_place: Vec<PlaceRejections> = Vec::new();
     let (mut company, mut customer, mut unattributed) = (0, 0, 0);
-    for (by, department, province, district, n) in rejections {
+    for (by, department, province, district, n) in c.rejections {
         if by_place.last().is_none_or(|p| {
             (&p.department, &p.province, &p.district) != (&department, &province, &district)
         }) {
@@ -153,19 +213,19 @@ pub async fn kpis(
         *at_place += n;
         *overall += n;
     }
-    let contractors = kpis::by_contractor(db, tenant_id, &scope).await?;
-    Ok(Kpis {
+    let counts = c.outcomes;
+    Kpis {
         from: first,
         to: last,
         time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
         volume: Volume {
             total: counts.total,
-            by_channel: sum_by(&by_channel_kind, |r| &r.0),
-            by_kind: sum_by(&by_channel_kind, |r| &r.1),
-            arrivals: kpi::arrivals(&hourly, tz),
+            by_channel: sum_by(&c.by_channel_kind, |r| &r.0),
+            by_kind: sum_by(&c.by_channel_kind, |r| &r.1),
+            arrivals: kpi::arrivals(&c.hourly, tz),
         },
-        top_products: kpis::top(db, tenant_id, &scope, "product", None, 10).await?,
-        customer_types: kpis::customer_types(db, tenant_id, &scope).await?,
+        top_products: c.top_products,
+        customer_types: c.customer_types,
         outcomes: Outcomes {
             total: counts.total,
             resolved: counts.resolved,
@@ -184,34 +244,19 @@ pub async fn kpis(
             ),
             non_conformity_rate: kpi::rate(counts.reopened, counts.total),
         },
-        time_to_resolution: kpis::ranged(
-            db,
-            tenant_id,
-            &scope,
-            kpis::RESOLUTION_TIME,
-            kpis::RESOLVED,
-            &RESOLUTION_RANGES,
-        )
-        .await?,
-        backlog_age: kpis::ranged(db, tenant_id, &scope, &age, kpis::OPEN, &BACKLOG_RANGES).await?,
+        time_to_resolution: c.time_to_resolution,
+        backlog_age: c.backlog_age,
         rejections: Rejections {
             company,
             customer,
             unattributed,
             by_place,
-            top_reasons: kpis::top(
-                db,
-                tenant_id,
-                &scope,
-                "rejection_reason",
-                Some("i.state = 'rejected'"),
-                10,
-            )
-            .await?,
+            top_reasons: c.top_reasons,
         },
         conversion: Conversion {
             rate: kpi::rate(counts.resolved, counts.resolved + counts.rejected),
-            by_contractor: contractors
+            by_contractor: c
+                .contractors
                 .into_iter()
                 .map(|(contractor, resolved, rejected)| ContractorConversion {
                     contractor,
@@ -221,5 +266,5 @@ pub async fn kpis(
                 })
                 .collect(),
         },
-    })
+    }
 }
