@@ -7,7 +7,7 @@
 //!   The schema's own `limit_depth` (see `mod.rs`) bounds every query, introspection included,
 //!   at [`MAX_TOTAL_DEPTH`].
 //! - **Complexity** is async-graphql's: 1 per field, and a list field costs `first` (50 when not
-//!   given) times its items' fields ([`list_cost`]). It is checked here rather than with the
+//!   given) times its items' fields ([`list_cost`]); `kpis` adds [`KPIS_COST`]. It is checked here rather than with the
 //!   schema's `limit_complexity` so that the error can say the query's cost and the limit.
 
 use std::collections::{HashMap, HashSet};
@@ -30,6 +30,10 @@ pub const MAX_TOTAL_DEPTH: usize = 20;
 
 /// Most a query may cost: a full page (200) of incidents with every field is about 7,000.
 pub const MAX_COMPLEXITY: usize = 10_000;
+
+/// What `kpis` costs on top of its fields: it runs several aggregate queries over the range, so
+/// one request may not repeat it (with aliases) more than a few times.
+pub const KPIS_COST: usize = 1_000;
 
 /// Fragments spread within fragments deeper than this are refused (bounds the walk below).
 const MAX_FRAGMENT_NESTING: usize = 32;

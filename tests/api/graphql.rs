@@ -498,6 +498,17 @@ async fn nesting_and_cost_are_limited(backend: Backend) {
     .await;
     assert_eq!(codes(&reply), ["QUERY_TOO_COMPLEX"], "{}", reply.body);
 
+    // KPIs are costly: a few aliases are fine, ten are refused.
+    let aliases = |n: usize| {
+        let fields: Vec<String> = (0..n)
+            .map(|i| format!("k{i}: kpis {{ volume {{ total }} }}"))
+            .collect();
+        format!("{{ {} }}", fields.join(" "))
+    };
+    graphql(&app, &aliases(3), json!({})).await;
+    let reply = graphql_as(&app, &app.key, &aliases(10), json!({})).await;
+    assert_eq!(codes(&reply), ["QUERY_TOO_COMPLEX"], "{}", reply.body);
+
     // A full page of every field of incidents is within the limit.
     graphql(
         &app,

@@ -6,6 +6,7 @@ use jiff::civil::Date;
 use crate::domain::access::Action;
 use crate::graphql::access::authorize;
 use crate::graphql::error::Result;
+use crate::graphql::limits;
 use crate::graphql::types::enums::{Channel, Kind};
 use crate::graphql::types::kpis::Kpis;
 use crate::reports;
@@ -29,7 +30,8 @@ pub struct KpiFilter {
 impl ReportQuery {
     /// KPIs of the PQRs registered between two dates (both included, on the tenant's clock):
     /// volume, products, customer types, outcomes, time to resolution, backlog age, rejections
-    /// and conversion. At most 366 days.
+    /// and conversion. At most 366 days. Costs 1,000 toward the query's complexity limit.
+    #[graphql(complexity = "limits::KPIS_COST + child_complexity")]
     async fn kpis(
         &self,
         ctx: &Context<'_>,
