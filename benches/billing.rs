@@ -8,9 +8,15 @@
 //! - `GET /v1/billing` (the month so far, aggregated from the events on each request);
 //! - drafting the month's invoice (`POST /v1/operator/tenants/{id}/invoices`, same aggregation);
 //! - `GET /v1/invoices/{id}` of the issued invoice (JSON, CSV) — what a client opens;
-//! - `GET /v1/kpis` over the whole month (every KPI in one response).
+//! - `GET /v1/kpis` over the whole month (every KPI in one response, from the rollups), and the
+//!   same for one department (counted over the PQR rows);
+//! - rebuilding the rollups from the rows (what start-up does for data older than the rollups);
+//! - `POST /v1/reports`, a mix of kinds, groupings and formats, one at a time; then `--reports`
+//!   of them (default 3,000: 100 a minute for 30 minutes) sent open-loop at `--report-rate` a
+//!   second (default 50: the half hour compressed into one minute).
 //!
-//! `cargo bench --bench billing -- [--backend sqlite|postgres|both] [--events N] [--rounds N]`
+//! `cargo bench --bench billing -- [--backend sqlite|postgres|both] [--events N] [--rounds N]
+//! [--reports N] [--report-rate R]`
 
 use std::time::{Duration, Instant};
 
@@ -39,7 +45,13 @@ async fn timed(
     (percentile(&latencies, 0.5), percentile(&latencies, 0.99))
 }
 
-async fn bench(backend: &str, events: usize, rounds: usize) -> Vec<String> {
+async fn bench(
+    backend: &str,
+    events: usize,
+    rounds: usize,
+    report_count: usize,
+    report_rate: f64,
+) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config {
         data_dir: dir.path().to_owned(),
@@ -186,6 +198,12 @@ async fn bench(backend: &str, events: usize, rounds: usize) -> Vec<String> {
             .expect("analyze");
     }
     let load = loaded.elapsed();
+    // The rows above bypass registration, so their rollups are built the way older data's are.
+    let rebuilt = Instant::now();
+    abcall::store::rollups::rebuild(&app.db, &tenant.id, &zone)
+        .await
+        .expect("rollups rebuilt");
+    let rebuild = rebuilt.elapsed();
 
     let client = reqwest::Client::new();
     let base = server.base.clone();
@@ -258,22 +276,140 @@ async fn bench(backend: &str, events: usize, rounds: usize) -> Vec<String> {
             .expect("sent")
     })
     .await;
+    // A drill-down by place is counted over the PQR rows (the rollups are not keyed on place).
+    let by_place_url = format!("{kpis_url}&department=Lima");
+    let kpis_by_place = timed(rounds.min(3), async || {
+        client
+            .get(&by_place_url)
+            .bearer_auth(&key.secret)
+            .send()
+            .await
+            .expect("sent")
+    })
+    .await;
+    let reports: Vec<serde_json::Value> = report_mix(period);
+    let mut next = 0;
+    let report = timed(rounds, async || {
+        next += 1;
+        client
+            .post(format!("{base}/v1/reports"))
+            .bearer_auth(&key.secret)
+            .json(&reports[next % reports.len()])
+            .send()
+            .await
+            .expect("sent")
+    })
+    .await;
+    let sustained = sustained_reports(
+        &client,
+        &base,
+        &key.secret,
+        &reports,
+        report_count,
+        report_rate,
+    )
+    .await;
     server.stop().await;
     let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
-    vec![format!(
-        "| {backend} | {events} PQRs in {:.0} s | {} / {} | {} / {} | {} / {} | {} / {} | {} / {} |",
-        load.as_secs_f64(),
-        ms(overview.0),
-        ms(overview.1),
-        ms(draft.0),
-        ms(draft.1),
-        ms(json.0),
-        ms(json.1),
-        ms(csv.0),
-        ms(csv.1),
-        ms(kpis.0),
-        ms(kpis.1),
-    )]
+    let second = format!(
+        "| {backend} | {:.1} s | {} / {} | {} / {} | {} reports at {report_rate}/s: {} / {} / {} ms, {} failed |",
+        rebuild.as_secs_f64(),
+        ms(kpis_by_place.0),
+        ms(kpis_by_place.1),
+        ms(report.0),
+        ms(report.1),
+        sustained.sent,
+        ms(sustained.p50),
+        ms(sustained.p99),
+        ms(sustained.max),
+        sustained.failed,
+    );
+    vec![
+        second,
+        format!(
+            "| {backend} | {events} PQRs in {:.0} s | {} / {} | {} / {} | {} / {} | {} / {} | {} / {} |",
+            load.as_secs_f64(),
+            ms(overview.0),
+            ms(overview.1),
+            ms(draft.0),
+            ms(draft.1),
+            ms(json.0),
+            ms(json.1),
+            ms(csv.0),
+            ms(csv.1),
+            ms(kpis.0),
+            ms(kpis.1),
+        ),
+    ]
+}
+
+/// The reports a BI client asks for: every kind, grouped by dates, channels, kinds and attributes,
+/// JSON and CSV.
+fn report_mix(period: abcall::domain::billing::Period) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let period = period.to_string();
+    vec![
+        json!({ "kind": "outcomes", "period": period, "group_by": ["date", "channel"] }),
+        json!({ "kind": "conversion", "period": period, "group_by": ["contractor"] }),
+        json!({ "kind": "rejections", "period": period, "group_by": ["district", "kind"], "format": "csv" }),
+        json!({ "kind": "volume", "period": period, "group_by": ["product"], "filters": { "channel": "phone" } }),
+        json!({ "kind": "volume", "period": period, "group_by": ["month", "channel", "kind"] }),
+        json!({ "kind": "outcomes", "period": period, "group_by": ["customer_type", "date"], "format": "csv" }),
+        json!({ "kind": "rejections", "period": period, "group_by": ["rejection_reason"] }),
+        json!({ "kind": "outcomes", "period": period }),
+    ]
+}
+
+struct Sustained {
+    sent: usize,
+    failed: usize,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+/// Sends `count` reports at a fixed rate (open loop: a slow answer does not delay the next
+/// request), the way 100 reports a minute for 30 minutes arrive, compressed in time.
+async fn sustained_reports(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    reports: &[serde_json::Value],
+    count: usize,
+    rate: f64,
+) -> Sustained {
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..count {
+        tick.tick().await;
+        let request = client
+            .post(format!("{base}/v1/reports"))
+            .bearer_auth(key)
+            .json(&reports[i % reports.len()]);
+        tasks.spawn(async move {
+            let started = Instant::now();
+            let ok = match request.send().await {
+                Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            (started.elapsed(), ok)
+        });
+    }
+    let mut latencies = Vec::with_capacity(count);
+    let mut failed = 0;
+    while let Some(result) = tasks.join_next().await {
+        let (elapsed, ok) = result.expect("task");
+        latencies.push(elapsed);
+        failed += usize::from(!ok);
+    }
+    latencies.sort();
+    Sustained {
+        sent: count,
+        failed,
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        max: *latencies.last().expect("reports sent"),
+    }
 }
 
 #[tokio::main]
@@ -290,14 +426,29 @@ async fn main() {
     };
     let events = value("--events").map_or(2_000_000, |v| v.parse().expect("a number"));
     let rounds = value("--rounds").map_or(50, |v| v.parse().expect("a number"));
+    // 100 reports a minute for 30 minutes is 3,000 reports; by default they arrive 30 times
+    // faster (50 a second, one minute).
+    let report_count = value("--reports").map_or(3_000, |v| v.parse().expect("a number"));
+    let report_rate: f64 = value("--report-rate").map_or(50.0, |v| v.parse().expect("a number"));
+    let mut rows = Vec::new();
+    for backend in &backends {
+        rows.push(bench(backend, events, rounds, report_count, report_rate).await);
+    }
     println!(
         "| backend | data | GET /v1/billing p50 / p99 ms | draft p50 / p99 ms | \
          GET invoice JSON p50 / p99 ms | CSV p50 / p99 ms | GET /v1/kpis (month) p50 / p99 ms |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
-    for backend in &backends {
-        for row in bench(backend, events, rounds).await {
-            println!("{row}");
-        }
+    for row in &rows {
+        println!("{}", row[1]);
+    }
+    println!();
+    println!(
+        "| backend | rollup rebuild | GET /v1/kpis?department= (rows) p50 / p99 ms | \
+         POST /v1/reports p50 / p99 ms | sustained reports p50 / p99 / max |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
+    for row in &rows {
+        println!("{}", row[0]);
     }
 }

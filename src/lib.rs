@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod kb;

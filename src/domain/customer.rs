@@ -149,6 +149,9 @@ pub struct CustomerData {
 
 const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
 
+/// Most customers one bulk upsert accepts (REST and GraphQL alike).
+pub const MAX_BULK_ITEMS: usize = 50_000;
+
 impl CustomerInput {
     pub fn parse(self) -> Result<CustomerData, Vec<FieldError>> {
         let mut errors = Errors::new();

@@ -12,7 +12,7 @@ use super::extract::{ApiQuery, Caller, JsonBody};
 use super::location;
 use crate::App;
 use crate::domain::access::Action;
-use crate::domain::customer::{CustomerInput, parse_batch};
+use crate::domain::customer::{CustomerInput, MAX_BULK_ITEMS, parse_batch};
 use crate::error::{Error, Problem, Result};
 use crate::store::customers::{self, BulkOutcome, Customer, Customer360, CustomerFilter};
 use crate::store::incidents::Page;
@@ -24,9 +24,6 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(bulk_upsert))
         .routes(routes!(customer_360))
 }
-
-/// Most items accepted by one bulk request.
-const MAX_BULK_ITEMS: usize = 50_000;
 
 /// Registers a customer under the tenant's own external id.
 #[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CustomerInput,

@@ -13,16 +13,13 @@ use super::extract::{ApiQuery, Caller};
 use crate::App;
 use crate::domain::access::Action;
 use crate::domain::incident::{Channel, Kind};
-use crate::error::{Error, Problem, Result};
+use crate::error::{Problem, Result};
 use crate::reports::{self, Kpis};
 use crate::store::kpis::Scope;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new().routes(routes!(get_kpis))
 }
-
-/// Longest range one request may cover.
-const MAX_DAYS: i32 = 366;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -59,17 +56,7 @@ async fn get_kpis(
     let tz = settings.time_zone().clone();
     let now = app.clock.now();
     let today = tz.to_datetime(now).date();
-    let from = query.from.unwrap_or_else(|| today.first_of_month());
-    let to = query.to.unwrap_or(today);
-    if to < from {
-        return Err(Error::validation("to", "must not be before from"));
-    }
-    if (to - from).get_days() >= MAX_DAYS {
-        return Err(Error::validation(
-            "to",
-            format!("a range covers at most {MAX_DAYS} days"),
-        ));
-    }
+    let range = reports::requested_range(today, query.from, query.to)?;
     let scope = Scope {
         channel: query.channel,
         kind: query.kind,
@@ -80,6 +67,6 @@ async fn get_kpis(
         ..Scope::default()
     };
     Ok(Json(
-        reports::kpis(&app.db, &principal.tenant_id, &tz, (from, to), scope, now).await?,
+        reports::kpis(&app.db, &principal.tenant_id, &tz, range, scope, now).await?,
     ))
 }

@@ -5,6 +5,7 @@
 mod billing;
 mod customers;
 pub mod extract;
+mod graphql;
 mod health;
 mod incidents;
 mod jobs;
@@ -57,6 +58,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "jobs", description = "Background work (imports, training): progress, results, cancellation"),
         (name = "billing", description = "The tenant's plan, prices, usage and invoices"),
         (name = "reports", description = "KPIs and custom reports over the tenant's PQRs"),
+        (name = "graphql", description = "The GraphQL API over customers, PQRs, KPIs and invoices (same keys, roles and tenant scoping)"),
         (name = "back office", description = "ABCall staff only (operator keys): plans, billing terms, price lists, invoice lifecycle"),
     )
 )]
@@ -88,6 +90,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .merge(live::router())
         .merge(kpis::router())
         .merge(reports::router())
+        .merge(graphql::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

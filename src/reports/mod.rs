@@ -158,6 +158,30 @@ pub async fn build_missing_rollups(db: &Db) -> Result<()> {
     Ok(())
 }
 
+/// Longest range one request may cover.
+pub const MAX_DAYS: i32 = 366;
+
+/// The dates a KPI request covers: `from` defaults to the first of `today`'s month and `to` to
+/// `today`; `to` must not be before `from` and the range spans at most [`MAX_DAYS`]. Shared by
+/// `GET /v1/kpis` and GraphQL's `kpis` so both answer the same question the same way.
+pub fn requested_range(today: Date, from: Option<Date>, to: Option<Date>) -> Result<(Date, Date)> {
+    let from = from.unwrap_or_else(|| today.first_of_month());
+    let to = to.unwrap_or(today);
+    if to < from {
+        return Err(crate::error::Error::validation(
+            "to",
+            "must not be before from",
+        ));
+    }
+    if (to - from).get_days() >= MAX_DAYS {
+        return Err(crate::error::Error::validation(
+            "to",
+            format!("a range covers at most {MAX_DAYS} days"),
+        ));
+    }
+    Ok((from, to))
+}
+
 /// Computes the KPIs of the PQRs registered from `first` to `last` (dates on the tenant's wall
 /// clock, both included) within `scope`'s filters.
 pub async fn kpis(

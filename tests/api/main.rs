@@ -6,6 +6,7 @@ mod helpers;
 mod billing;
 mod customers;
 mod errors;
+mod graphql;
 mod imports;
 mod incidents;
 mod isolation;
