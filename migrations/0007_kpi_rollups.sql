@@ -55,7 +55,8 @@ CREATE TABLE kpi_rollup_builds (
 );
 
 -- Open PQRs only (few, compared with all), covering what the live counts read: backlog age and
--- open PQRs past their due times.
+-- open PQRs past their due times (state too, or SQLite reads the table to re-check it).
 CREATE INDEX incidents_open ON incidents
-    (tenant_id, created_at, channel, kind, resolution_due_at, first_response_due_at, first_response_at)
+    (tenant_id, created_at, channel, kind, resolution_due_at, first_response_due_at,
+     first_response_at, state)
     WHERE state NOT IN ('resolved', 'closed', 'rejected');
