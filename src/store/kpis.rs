@@ -28,7 +28,7 @@ pub const OPEN: &str = "i.state NOT IN ('resolved', 'closed', 'rejected')";
 const DONE: &str = "i.state IN ('resolved', 'closed')";
 
 /// `SELECT <select> FROM incidents i WHERE <tenant and scope>`; callers append more.
-fn scoped(select: &str, tenant_id: &str, scope: &Scope) -> Sql {
+pub(super) fn scoped(select: &str, tenant_id: &str, scope: &Scope) -> Sql {
     let mut sql = Sql::new(&format!(
         "SELECT {select} FROM incidents i WHERE i.tenant_id = "
     ));

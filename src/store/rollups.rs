@@ -443,22 +443,7 @@ pub async fn open_counts(
         select.push_str(&format!(", SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"));
         lower = bound.map(|b| b.as_millis() as i64);
     }
-    let mut sql = Sql::new(&format!(
-        "SELECT {select} FROM incidents i WHERE i.tenant_id = "
-    ));
-    sql.bind(tenant_id.to_owned());
-    if let Some(from) = scope.from {
-        sql.push(" AND i.created_at >= ").bind(to_millis(from));
-    }
-    if let Some(to) = scope.to {
-        sql.push(" AND i.created_at < ").bind(to_millis(to));
-    }
-    if let Some(channel) = scope.channel {
-        sql.push(" AND i.channel = ").bind(channel.as_str());
-    }
-    if let Some(kind) = scope.kind {
-        sql.push(" AND i.kind = ").bind(kind.as_str());
-    }
+    let mut sql = super::kpis::scoped(&select, tenant_id, scope);
     sql.push(&format!(" AND {OPEN}"));
     let rows = sql.fetch_all(&db.reader).await?;
     let row = rows
