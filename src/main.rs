@@ -470,14 +470,17 @@ fn embed(
     let bar = indicatif::ProgressBar::new(texts.len() as u64);
     let mut writer = std::io::BufWriter::new(std::fs::File::create(out)?);
     let started = std::time::Instant::now();
-    for batch in texts.chunks(64) {
-        let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-        for vector in embedder.embed(&refs, abcall::ml::embed::Purpose::Query)? {
-            for value in vector {
-                writer.write_all(&value.to_le_bytes())?;
-            }
+    let mut vectors = vec![Vec::new(); texts.len()];
+    for chunk in abcall::ml::embed::shortest_first(&texts).chunks(64) {
+        let refs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+        let embedded = embedder.embed(&refs, abcall::ml::embed::Purpose::Query)?;
+        for (&i, vector) in chunk.iter().zip(embedded) {
+            vectors[i] = vector;
         }
-        bar.inc(batch.len() as u64);
+        bar.inc(chunk.len() as u64);
+    }
+    for value in vectors.into_iter().flatten() {
+        writer.write_all(&value.to_le_bytes())?;
     }
     writer.flush()?;
     bar.finish_and_clear();

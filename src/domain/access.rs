@@ -30,6 +30,8 @@ pub enum Action {
     ReadIncidents,
     CreateIncidents,
     WorkIncidents,
+    /// Record a customer's satisfaction survey answer (channels that run surveys, agents).
+    AnswerSurveys,
     ReadKnowledge,
     WriteKnowledge,
     /// See datasets, models and their metrics.
@@ -55,6 +57,7 @@ impl Action {
             Action::ReadIncidents => "read incidents",
             Action::CreateIncidents => "register incidents",
             Action::WorkIncidents => "work on incidents",
+            Action::AnswerSurveys => "record survey answers",
             Action::ReadKnowledge => "read the knowledge base",
             Action::WriteKnowledge => "write the knowledge base",
             Action::ReadModels => "read datasets and models",
@@ -101,6 +104,7 @@ impl Role {
                     | ReadIncidents
                     | CreateIncidents
                     | WorkIncidents
+                    | AnswerSurveys
                     | ReadKnowledge
                     | ReadModels
                     | Score
@@ -111,6 +115,7 @@ impl Role {
                     | ReadCustomers
                     | ReadIncidents
                     | CreateIncidents
+                    | AnswerSurveys
                     | ReadKnowledge
                     | Score
             ),

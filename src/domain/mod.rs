@@ -13,6 +13,7 @@ pub mod money;
 pub mod priority;
 pub mod retention;
 pub mod rollup;
+pub mod survey;
 pub mod tenant;
 pub mod upload;
 pub mod validation;

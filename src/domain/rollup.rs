@@ -17,14 +17,14 @@ use std::collections::BTreeMap;
 use jiff::SignedDuration;
 
 use super::incident::State;
-use super::kpi::{RESOLUTION_RANGES, range_index};
+use super::kpi::{CHURN_RANGES, RESOLUTION_RANGES, range_index};
 
 /// Rollup rows are spread over this many shards (by PQR id), so concurrent registrations of the
 /// same hour, channel and kind do not all wait on one row lock (PostgreSQL).
 pub const SHARDS: i64 = 4;
 
 /// The hourly counts, in column order.
-pub const HOURLY_COUNTS: [&str; 14] = [
+pub const HOURLY_COUNTS: [&str; 19] = [
     "n",
     "done",
     "rejected",
@@ -39,9 +39,16 @@ pub const HOURLY_COUNTS: [&str; 14] = [
     "ttr_2",
     "ttr_3",
     "ttr_4",
+    "survey_1",
+    "survey_2",
+    "survey_3",
+    "survey_4",
+    "survey_5",
 ];
 /// Index of the first time-to-resolution range in [`HOURLY_COUNTS`].
 pub const TTR_FIRST: usize = 9;
+/// Index of the count of survey answers scoring 1 in [`HOURLY_COUNTS`] (then 2 to 5).
+pub const SURVEY_FIRST: usize = 14;
 
 /// The daily counts, in column order.
 pub const DAILY_COUNTS: [&str; 5] = [
@@ -54,8 +61,9 @@ pub const DAILY_COUNTS: [&str; 5] = [
 
 /// The attributes PQRs are broken down by in the daily rollup. Every PQR has one value of each
 /// (empty when not set; `unknown` for a missing customer type), so each attribute's rows add up to
-/// all PQRs.
-pub const ATTRIBUTES: [&str; 9] = [
+/// all PQRs. `risk` is the risk model's label and `churn` the customer's churn range
+/// ([`CHURN_RANGES`]), both [`UNSCORED`] until the scoring job has run.
+pub const ATTRIBUTES: [&str; 11] = [
     "customer_type",
     "product",
     "region",
@@ -65,7 +73,12 @@ pub const ATTRIBUTES: [&str; 9] = [
     "contractor",
     "rejection_reason",
     "place",
+    "risk",
+    "churn",
 ];
+
+/// The `risk` and `churn` value of a PQR without that score.
+pub const UNSCORED: &str = "unscored";
 
 /// The fields of a PQR the rollups depend on. Times are UTC milliseconds.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +107,12 @@ pub struct Facts {
     pub first_response_due_at: i64,
     pub resolved_at: Option<i64>,
     pub resolution_due_at: i64,
+    /// The satisfaction survey's score (1–5), once answered.
+    pub survey_score: Option<i64>,
+    /// The risk model's label for the PQR.
+    pub risk: Option<String>,
+    /// The customer's churn range label when the PQR was scored.
+    pub churn_range: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -218,7 +237,15 @@ fn hourly_counts(f: &Facts) -> HourlyCounts {
         0,
         0,
         0,
+        0,
+        0,
+        0,
+        0,
+        0,
     ];
+    if let Some(score @ 1..=5) = f.survey_score {
+        counts[SURVEY_FIRST + score as usize - 1] = 1;
+    }
     if let Some(resolved_at) = f.resolved_at {
         let taken = SignedDuration::from_millis(resolved_at - f.created_at);
         counts[TTR_FIRST + range_index(taken, &RESOLUTION_RANGES)] = 1;
@@ -275,7 +302,22 @@ fn attribute_values(f: &Facts) -> [(&'static str, String); ATTRIBUTES.len()] {
                 f.district.as_deref(),
             ),
         ),
+        ("risk", f.risk.clone().unwrap_or_else(|| UNSCORED.into())),
+        (
+            "churn",
+            f.churn_range.clone().unwrap_or_else(|| UNSCORED.into()),
+        ),
     ]
+}
+
+/// The label of the churn range a probability falls in (ranges of `domain::kpi`).
+pub fn churn_range(probability: f64) -> Option<&'static str> {
+    probability.is_finite().then(|| {
+        CHURN_RANGES
+            .iter()
+            .find(|(_, bound)| probability < *bound)
+            .map_or(CHURN_RANGES[CHURN_RANGES.len() - 1].0, |(label, _)| *label)
+    })
 }
 
 #[cfg(test)]
@@ -306,6 +348,9 @@ mod tests {
             first_response_due_at: 104 * h,
             resolved_at: None,
             resolution_due_at: 124 * h,
+            survey_score: None,
+            risk: None,
+            churn_range: None,
         }
     }
 
@@ -327,6 +372,53 @@ mod tests {
         assert!(values.contains(&("customer_type", "unknown")));
         assert!(values.contains(&("product", "Plan Hogar")));
         assert!(values.contains(&("place", r#"["Lima","Lima",null]"#)));
+        assert!(values.contains(&("risk", UNSCORED)));
+        assert!(values.contains(&("churn", UNSCORED)));
+    }
+
+    #[test]
+    fn a_survey_answer_and_scores_move_only_their_counts() {
+        let before = facts();
+        let mut after = before.clone();
+        after.survey_score = Some(4);
+        after.risk = Some("alto".into());
+        after.churn_range = churn_range(0.65).map(str::to_owned);
+        let d = delta(Some(&before), &after);
+        let counts = d.hourly.values().next().unwrap();
+        let named: Vec<_> = HOURLY_COUNTS
+            .iter()
+            .zip(counts)
+            .filter(|(_, n)| **n != 0)
+            .map(|(name, n)| (*name, *n))
+            .collect();
+        assert_eq!(named, [("survey_4", 1)]);
+        let moved: Vec<_> = d
+            .daily
+            .iter()
+            .map(|(k, c)| (k.attribute, k.value.as_str(), c[0]))
+            .collect();
+        assert_eq!(
+            moved,
+            [
+                ("churn", "60–80%", 1),
+                ("churn", UNSCORED, -1),
+                ("risk", "alto", 1),
+                ("risk", UNSCORED, -1),
+            ]
+        );
+    }
+
+    #[test]
+    fn churn_probabilities_fall_in_their_range() {
+        let labels: Vec<_> = [0.0, 0.19, 0.2, 0.5, 0.8, 1.0]
+            .into_iter()
+            .map(|p| churn_range(p).unwrap())
+            .collect();
+        assert_eq!(
+            labels,
+            ["0–20%", "0–20%", "20–40%", "40–60%", "80–100%", "80–100%"]
+        );
+        assert_eq!(churn_range(f64::NAN), None);
     }
 
     #[test]

@@ -15,9 +15,11 @@ use super::location;
 use crate::App;
 use crate::domain::access::Action;
 use crate::domain::incident::{NewIncidentRequest, TransitionRequest};
+use crate::domain::survey::SurveyRequest;
 use crate::error::{Error, Problem, Result};
 use crate::store::idempotency::IdempotencyKey;
 use crate::store::incidents::{self, Event, Incident, IncidentFilter, Page};
+use crate::store::surveys::{self, Survey};
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -26,6 +28,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(transition))
         .routes(routes!(timeline))
         .routes(routes!(insights))
+        .routes(routes!(answer_survey, get_survey))
 }
 
 /// Registers a PQR. Priority comes from impact × urgency and SLA due times from the tenant's
@@ -221,4 +224,50 @@ async fn insights(
         offer: field("offer"),
         incident_id: id,
     }))
+}
+
+/// Records the customer's satisfaction survey answer (1–5 and a comment) for a resolved or closed
+/// PQR, once; it feeds CSAT in `GET /v1/kpis`.
+#[utoipa::path(post, path = "/v1/incidents/{id}/survey", tag = "incidents",
+    request_body = SurveyRequest, params(("id" = String, Path)),
+    responses((status = 201, body = Survey), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "already answered, or the PQR is not solved"),
+        (status = 422, body = Problem)))]
+async fn answer_survey(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    request: JsonBody<SurveyRequest>,
+) -> Result<Response> {
+    let principal = caller.require(Action::AnswerSurveys)?;
+    let answer = request.parse()?.parse().map_err(Error::Validation)?;
+    let survey = surveys::answer(&app.db, principal, &id, answer, app.clock.now()).await?;
+    app.live.publish(
+        &principal.tenant_id,
+        "incident.surveyed",
+        serde_json::json!({ "id": survey.incident_id, "score": survey.score }),
+    );
+    Ok((
+        StatusCode::CREATED,
+        location(format!("/v1/incidents/{id}/survey")),
+        Json(survey),
+    )
+        .into_response())
+}
+
+/// The PQR's survey answer; 404 while it has none.
+#[utoipa::path(get, path = "/v1/incidents/{id}/survey", tag = "incidents",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Survey), (status = 404, body = Problem)))]
+async fn get_survey(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Survey>> {
+    let principal = caller.require(Action::ReadIncidents)?;
+    incidents::get(&app.db, &principal.tenant_id, &id).await?;
+    surveys::get(&app.db, &principal.tenant_id, &id)
+        .await?
+        .map(Json)
+        .ok_or(Error::NotFound("survey"))
 }

@@ -427,19 +427,24 @@ async fn embed_all(
 ) -> std::result::Result<ndarray::Array2<f64>, JobError> {
     let embedder = load_embedder(app).await?;
     let total = texts.len();
-    let mut data: Vec<f64> = Vec::with_capacity(total * embedder.dimension());
-    for (i, batch) in texts.chunks(EMBED_BATCH).enumerate() {
-        let batch = batch.to_vec();
-        let embedder = embedder.clone();
-        let vectors = tokio::task::spawn_blocking(move || {
-            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+    let texts = Arc::new(texts);
+    let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); total];
+    let order = crate::ml::embed::shortest_first(&texts);
+    let mut done = 0;
+    for chunk in order.chunks(EMBED_BATCH) {
+        let indices = chunk.to_vec();
+        let (embedder, all) = (embedder.clone(), texts.clone());
+        let embedded = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = indices.iter().map(|&i| all[i].as_str()).collect();
             embedder.embed(&refs, Purpose::Query)
         })
         .await
         .map_err(|e| JobError::Failed(format!("embedding stopped: {e}")))?
         .map_err(Error::from)?;
-        data.extend(vectors.into_iter().flatten().map(f64::from));
-        let done = ((i + 1) * EMBED_BATCH).min(total);
+        for (&i, vector) in chunk.iter().zip(embedded) {
+            vectors[i] = vector;
+        }
+        done += chunk.len();
         ctx.progress(Report {
             done: done as i64,
             total: Some(total as i64),
@@ -448,6 +453,7 @@ async fn embed_all(
         })
         .await?;
     }
+    let data: Vec<f64> = vectors.into_iter().flatten().map(f64::from).collect();
     ndarray::Array2::from_shape_vec((total, embedder.dimension()), data)
         .map_err(|e| JobError::Failed(format!("embeddings have the wrong shape: {e}")))
 }

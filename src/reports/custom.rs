@@ -60,6 +60,10 @@ pub enum GroupBy {
     Province,
     District,
     RejectionReason,
+    /// The label of the tenant's `risk` model (`unscored` before scoring).
+    Risk,
+    /// The customer's churn probability range when the PQR was scored (`unscored` before).
+    Churn,
 }
 
 impl GroupBy {
@@ -77,6 +81,8 @@ impl GroupBy {
             GroupBy::Province => "province",
             GroupBy::District => "district",
             GroupBy::RejectionReason => "rejection_reason",
+            GroupBy::Risk => "risk",
+            GroupBy::Churn => "churn",
         }
     }
 
@@ -175,7 +181,7 @@ impl ReportRequest {
                 errors.add(
                     field,
                     "group by at most one of product, customer_type, contractor, region, \
-                     department, province, district and rejection_reason",
+                     department, province, district, rejection_reason, risk and churn",
                 );
             } else if matches!(group, GroupBy::Date | GroupBy::Month)
                 && seen

@@ -8,7 +8,7 @@ use jiff::civil::Date;
 
 use super::{Counted, RejectionRow};
 use crate::domain::kpi::{BACKLOG_RANGES, Count, RESOLUTION_RANGES};
-use crate::domain::rollup::{HourlyCounts, TTR_FIRST, parse_place};
+use crate::domain::rollup::{HourlyCounts, SURVEY_FIRST, TTR_FIRST, parse_place};
 use crate::error::Result;
 use crate::store::Db;
 use crate::store::kpis::{OutcomeCounts, Scope};
@@ -91,6 +91,8 @@ pub(super) async fn count(
     let places = rollups::daily(db, tenant_id, query("place", "rejected", "value", None)).await?;
     let contractors =
         rollups::daily(db, tenant_id, query("contractor", "n", "value", None)).await?;
+    let risk = rollups::daily(db, tenant_id, query("risk", "n", "value", None)).await?;
+    let churn = rollups::daily(db, tenant_id, query("churn", "n", "value", None)).await?;
     let mut rejections: Vec<RejectionRow> = Vec::new();
     for row in places {
         let (department, province, district) = parse_place(&row.value);
@@ -153,5 +155,8 @@ pub(super) async fn count(
             .into_iter()
             .map(|r| (r.value, r.counts[1], r.counts[2]))
             .collect(),
+        survey_scores: std::array::from_fn(|i| totals[SURVEY_FIRST + i]),
+        risk: counts(risk, 0),
+        churn: counts(churn, 0),
     })
 }

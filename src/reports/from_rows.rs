@@ -43,5 +43,8 @@ pub(super) async fn count(
         )
         .await?,
         contractors: kpis::by_contractor(db, tenant_id, scope).await?,
+        survey_scores: kpis::survey_scores(db, tenant_id, scope).await?,
+        risk: kpis::by_score(db, tenant_id, scope, "risk_label").await?,
+        churn: kpis::by_score(db, tenant_id, scope, "churn_range").await?,
     })
 }

@@ -97,6 +97,24 @@ pub struct Kpis {
     pub backlog_age: Vec<Count>,
     pub rejections: Rejections,
     pub conversion: Conversion,
+    pub satisfaction: Satisfaction,
+    /// PQRs by the risk model's label, most frequent first (`unscored` before scoring).
+    pub risk: Vec<Count>,
+    /// PQRs by their customer's churn probability when scored, in range order, then `unscored`.
+    pub churn: Vec<Count>,
+}
+
+/// The satisfaction survey answers of the range's PQRs.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Satisfaction {
+    pub responses: i64,
+    /// Answers of 4 or 5.
+    pub satisfied: i64,
+    /// CSAT: satisfied ÷ responses.
+    pub csat: Option<f64>,
+    pub mean_score: Option<f64>,
+    /// Answers per score, `"1"` to `"5"`.
+    pub by_score: Vec<Count>,
 }
 
 /// What both ways of counting produce, before it is shaped into [`Kpis`].
@@ -116,6 +134,11 @@ struct Counted {
     top_reasons: Vec<Count>,
     /// `(contractor, resolved or closed, rejected)`, by contractor.
     contractors: Vec<(String, i64, i64)>,
+    /// Survey answers per score, 1 to 5.
+    survey_scores: [i64; 5],
+    /// PQRs per risk label and per churn range (`unscored` included), in any order.
+    risk: Vec<Count>,
+    churn: Vec<Count>,
 }
 
 type RejectionRow = (
@@ -238,6 +261,27 @@ fn shape(mut c: Counted, tz: &TimeZone, (first, last): (Date, Date)) -> Kpis {
         *overall += n;
     }
     let counts = c.outcomes;
+    let responses: i64 = c.survey_scores.iter().sum();
+    let satisfied: i64 = crate::domain::survey::SATISFIED
+        .map(|score| c.survey_scores[score as usize - 1])
+        .sum();
+    let score_sum: i64 = (1..).zip(c.survey_scores).map(|(s, n)| s * n).sum();
+    c.risk
+        .sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+    let churn = kpi::CHURN_RANGES
+        .iter()
+        .map(|(label, _)| *label)
+        .chain([crate::domain::rollup::UNSCORED])
+        .map(|label| Count {
+            key: label.to_owned(),
+            count: c
+                .churn
+                .iter()
+                .filter(|n| n.key == label)
+                .map(|n| n.count)
+                .sum(),
+        })
+        .collect();
     Kpis {
         from: first,
         to: last,
@@ -290,5 +334,20 @@ fn shape(mut c: Counted, tz: &TimeZone, (first, last): (Date, Date)) -> Kpis {
                 })
                 .collect(),
         },
+        satisfaction: Satisfaction {
+            responses,
+            satisfied,
+            csat: kpi::rate(satisfied, responses),
+            mean_score: (responses > 0).then(|| score_sum as f64 / responses as f64),
+            by_score: (1..)
+                .zip(c.survey_scores)
+                .map(|(score, count)| Count {
+                    key: score.to_string(),
+                    count,
+                })
+                .collect(),
+        },
+        risk: c.risk,
+        churn,
     }
 }

@@ -112,7 +112,7 @@ pub struct Event {
     pub seq: i64,
     pub at: Timestamp,
     pub actor: Actor,
-    /// `created` or `transition`.
+    /// `created`, `transition` or `survey`.
     pub kind: String,
     pub from_state: Option<State>,
     pub to_state: Option<State>,
@@ -308,6 +308,9 @@ pub async fn register(
         first_response_due_at: to_millis(due.first_response),
         resolved_at: None,
         resolution_due_at: to_millis(due.resolution),
+        survey_score: None,
+        risk: None,
+        churn_range: None,
     };
     super::rollups::apply(&mut tx, &principal.tenant_id, &rollup::delta(None, &facts)).await?;
     let period = Period::containing(now, settings.time_zone());
@@ -345,7 +348,7 @@ async fn replay(db: &Db, tenant_id: &str, id: &str) -> Result<Registered> {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn append_event(
+pub(super) async fn append_event(
     tx: &mut Transaction<'_, Any>,
     principal: &Principal,
     incident_id: &str,
@@ -402,6 +405,7 @@ pub async fn transition(
     const ATTEMPTS: usize = 3;
     for _ in 0..ATTEMPTS {
         let mut tx = db.writer.begin().await?;
+        super::rollups::lock(&mut tx, db.backend, &principal.tenant_id, id).await?;
         let (before, version) = super::rollups::facts(&mut tx, &principal.tenant_id, id).await?;
         let current = Current {
             state: before.state,

@@ -141,6 +141,45 @@ pub async fn customer_types(db: &Db, tenant_id: &str, scope: &Scope) -> Result<V
     counts(&sql.fetch_all(&db.reader).await?)
 }
 
+/// Survey answers of the scoped PQRs per score: element 0 counts the 1s, element 4 the 5s.
+pub async fn survey_scores(db: &Db, tenant_id: &str, scope: &Scope) -> Result<[i64; 5]> {
+    let mut sql = scoped(
+        "(SELECT s.score FROM incident_surveys s WHERE s.tenant_id = i.tenant_id \
+         AND s.incident_id = i.id) AS score, COUNT(*)",
+        tenant_id,
+        scope,
+    );
+    sql.push(" GROUP BY 1");
+    let mut scores = [0i64; 5];
+    for row in sql.fetch_all(&db.reader).await? {
+        if let Some(score @ 1..=5) = row.try_get::<Option<i64>, _>(0)? {
+            scores[score as usize - 1] = row.try_get(1)?;
+        }
+    }
+    Ok(scores)
+}
+
+/// The scoped PQRs by a score column of their insights (`risk_label`, `churn_range`), with
+/// `unscored` for those without one.
+pub async fn by_score(
+    db: &Db,
+    tenant_id: &str,
+    scope: &Scope,
+    column: &'static str,
+) -> Result<Vec<Count>> {
+    let mut sql = scoped(
+        &format!(
+            "COALESCE((SELECT n.{column} FROM incident_insights n WHERE n.tenant_id = i.tenant_id \
+             AND n.incident_id = i.id), '{}') AS v, COUNT(*)",
+            crate::domain::rollup::UNSCORED
+        ),
+        tenant_id,
+        scope,
+    );
+    sql.push(" GROUP BY 1");
+    counts(&sql.fetch_all(&db.reader).await?)
+}
+
 /// The counts behind the outcome KPIs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutcomeCounts {

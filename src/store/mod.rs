@@ -15,6 +15,7 @@ pub mod kpis;
 pub mod models;
 pub mod rollups;
 mod sql;
+pub mod surveys;
 pub mod tenants;
 
 use std::borrow::Cow;
@@ -71,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "kpi_rollups",
         include_str!("../../migrations/0007_kpi_rollups.sql"),
+    ),
+    (
+        9,
+        "surveys_and_score_kpis",
+        include_str!("../../migrations/0009_surveys_and_score_kpis.sql"),
     ),
 ];
 

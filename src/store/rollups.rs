@@ -25,7 +25,13 @@ const FACT_COLUMNS: &str = "i.id, i.created_at, i.local_day, i.channel, i.kind, 
     i.rejection_reason, i.state, i.escalation_level, \
     CAST(CASE WHEN EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = i.id \
         AND e.to_state = 'reopened') THEN 1 ELSE 0 END AS BIGINT) AS reopened, \
-    i.first_response_at, i.first_response_due_at, i.resolved_at, i.resolution_due_at, i.version";
+    i.first_response_at, i.first_response_due_at, i.resolved_at, i.resolution_due_at, i.version, \
+    (SELECT s.score FROM incident_surveys s WHERE s.tenant_id = i.tenant_id \
+        AND s.incident_id = i.id) AS survey_score, \
+    (SELECT n.risk_label FROM incident_insights n WHERE n.tenant_id = i.tenant_id \
+        AND n.incident_id = i.id) AS risk_label, \
+    (SELECT n.churn_range FROM incident_insights n WHERE n.tenant_id = i.tenant_id \
+        AND n.incident_id = i.id) AS churn_range";
 
 fn facts_from_row(row: &AnyRow) -> Result<Facts> {
     let state: String = row.try_get("state")?;
@@ -54,7 +60,35 @@ fn facts_from_row(row: &AnyRow) -> Result<Facts> {
         first_response_due_at: row.try_get("first_response_due_at")?,
         resolved_at: row.try_get("resolved_at")?,
         resolution_due_at: row.try_get("resolution_due_at")?,
+        survey_score: row.try_get("survey_score")?,
+        risk: row.try_get("risk_label")?,
+        churn_range: row.try_get("churn_range")?,
     })
+}
+
+/// Serialises changes to one PQR's rollup contribution: a transaction that reads its facts and
+/// applies a delta takes this lock first, so its "before" cannot be stale (PostgreSQL; SQLite has
+/// one writer). Needed because surveys and scores change facts without the version check of
+/// transitions. Fails with not-found for another tenant's PQR.
+pub async fn lock(
+    tx: &mut Transaction<'_, Any>,
+    backend: super::Backend,
+    tenant_id: &str,
+    id: &str,
+) -> Result<()> {
+    let sql = match backend {
+        super::Backend::Postgres => {
+            "SELECT id FROM incidents WHERE id = $1 AND tenant_id = $2 FOR UPDATE"
+        }
+        super::Backend::Sqlite => "SELECT id FROM incidents WHERE id = $1 AND tenant_id = $2",
+    };
+    sqlx::query(sql)
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(Error::NotFound("incident"))?;
+    Ok(())
 }
 
 /// A PQR's facts and version as this transaction sees them.
@@ -162,6 +196,7 @@ pub async fn rebuild(db: &Db, tenant_id: &str, tz: &TimeZone) -> Result<u64> {
     .execute(&mut *tx)
     .await?;
     fill_local_days(&mut tx, tenant_id, tz).await?;
+    super::insights::fill_score_columns(&mut tx, tenant_id).await?;
     for table in ["kpi_hourly", "kpi_daily"] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE tenant_id = $1"

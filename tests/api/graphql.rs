@@ -40,7 +40,9 @@ const KPIS: &str = "from to timeZone \
     timeToResolution { key count } backlogAge { key count } \
     rejections { company customer unattributed \
         byPlace { department province district company customer unattributed } topReasons { key count } } \
-    conversion { rate byContractor { contractor resolved rejected conversionRate } }";
+    conversion { rate byContractor { contractor resolved rejected conversionRate } } \
+    satisfaction { responses satisfied csat meanScore byScore { key count } } \
+    risk { key count } churn { key count }";
 
 /// Fields whose REST values are enum values (`in_progress`), which GraphQL spells `IN_PROGRESS`.
 const ENUM_FIELDS: [&str; 13] = [

@@ -136,6 +136,16 @@ async fn kpis_equal_the_hand_computed_values(backend: Backend) {
     )
     .await;
     app.move_to(&p4, resolve.clone()).await;
+    // Surveys: P1 very satisfied, P2 dissatisfied.
+    for (id, score) in [(&p1, 5), (&p2, 2)] {
+        let reply = app
+            .post(
+                &format!("/v1/incidents/{id}/survey"),
+                json!({ "score": score }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
 
     // Hours and dates on the tenant's (default) Lima wall clock, from the stored times.
     let lima = jiff::tz::TimeZone::get("America/Lima").unwrap();
@@ -246,6 +256,30 @@ async fn kpis_equal_the_hand_computed_values(backend: Backend) {
         json!([
             { "contractor": "contratista-a", "resolved": 1, "rejected": 1, "conversion_rate": 0.5 },
             { "contractor": "contratista-b", "resolved": 1, "rejected": 0, "conversion_rate": 1.0 }
+        ])
+    );
+
+    // CSAT: 1 of 2 answers is a 4 or 5; mean (5 + 2) / 2. No models: every PQR unscored.
+    assert_eq!(
+        k["satisfaction"],
+        json!({
+            "responses": 2, "satisfied": 1, "csat": 0.5, "mean_score": 3.5,
+            "by_score": [
+                { "key": "1", "count": 0 }, { "key": "2", "count": 1 }, { "key": "3", "count": 0 },
+                { "key": "4", "count": 0 }, { "key": "5", "count": 1 }
+            ]
+        })
+    );
+    assert_eq!(k["risk"], json!([{ "key": "unscored", "count": 6 }]));
+    assert_eq!(
+        counts(&k["churn"]),
+        pairs(&[
+            ("0–20%", 0),
+            ("20–40%", 0),
+            ("40–60%", 0),
+            ("60–80%", 0),
+            ("80–100%", 0),
+            ("unscored", 6)
         ])
     );
 

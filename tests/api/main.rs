@@ -16,4 +16,5 @@ mod live;
 mod models;
 mod ops;
 mod rollups;
+mod surveys;
 mod tenants;

@@ -141,6 +141,7 @@ async fn rollups_count_what_the_rows_count(backend: Backend) {
             }
         }
     }
+    answer_surveys_and_score(&app, &ids).await;
     app.app().clock.advance(SignedDuration::from_hours(30));
 
     let lima = jiff::tz::TimeZone::get("America/Lima").unwrap();
@@ -174,6 +175,54 @@ async fn rollups_count_what_the_rows_count(backend: Backend) {
             >= 3
     );
     assert_eq!(rolled["customer_types"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        rolled["satisfaction"]["responses"], 18,
+        "{}",
+        rolled["satisfaction"]
+    );
+    let scored = |list: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["key"] != "unscored" && c["count"].as_i64() > Some(0))
+            .count()
+    };
+    assert_eq!(scored(&rolled["risk"]), 3, "{}", rolled["risk"]);
+    assert!(scored(&rolled["churn"]) >= 3, "{}", rolled["churn"]);
+    // Reports group by the same scores.
+    let report = app
+        .post(
+            "/v1/reports",
+            json!({ "kind": "outcomes", "from": today.checked_sub(jiff::Span::new().days(3)).unwrap(),
+                    "to": today, "group_by": ["risk"] }),
+        )
+        .await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let by_risk: Vec<(String, i64)> = report.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["risk"].as_str().unwrap().to_owned(),
+                r["pqrs"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let risk_counts: Vec<(String, i64)> = rolled["risk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap().to_owned(),
+                c["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut sorted = risk_counts.clone();
+    sorted.sort();
+    assert_eq!(by_risk, sorted, "{}", report.body);
     assert!(
         rolled["backlog_age"]
             .as_array()
@@ -195,6 +244,7 @@ async fn rollups_count_what_the_rows_count(backend: Backend) {
         "DELETE FROM kpi_daily",
         "DELETE FROM kpi_rollup_builds",
         "UPDATE incidents SET local_day = NULL, customer_type = NULL",
+        "UPDATE incident_insights SET risk_label = NULL, churn_range = NULL",
     ] {
         sqlx::query(sql)
             .execute(&db)
@@ -205,5 +255,46 @@ async fn rollups_count_what_the_rows_count(backend: Backend) {
     let (rolled, rows) = both_ways(&app, &range).await;
     assert_eq!(rolled["volume"]["total"], 48);
     assert_eq!(rolled["customer_types"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        scored(&rolled["risk"]),
+        3,
+        "scores refilled: {}",
+        rolled["risk"]
+    );
     assert_eq!(rolled, rows);
+}
+
+/// Survey answers on every solved PQR, and insights as the scoring job stores them on every
+/// third PQR, re-scored once so the rollups move a PQR between risk labels and churn ranges.
+async fn answer_surveys_and_score(app: &TestApp, ids: &[String]) {
+    let db = &app.app().db;
+    let tenant_id: String = sqlx::query_scalar("SELECT tenant_id FROM incidents WHERE id = $1")
+        .bind(&ids[0])
+        .fetch_one(&db.reader)
+        .await
+        .unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        if matches!(i % 8, 0 | 1 | 5) {
+            let score = (i % 5) as i64 + 1;
+            let reply = app
+                .post(
+                    &format!("/v1/incidents/{id}/survey"),
+                    json!({ "score": score }),
+                )
+                .await;
+            assert_eq!(reply.status, 201, "{}", reply.body);
+        }
+        if i % 3 == 0 {
+            for round in 0..2 {
+                let label = ["alto", "medio", "bajo"][(i / 3 + round) % 3];
+                let insights = json!({
+                    "risk": { "label": label },
+                    "churn": { "probability": ((i + 7 * round) % 48) as f64 / 48.0 },
+                });
+                abcall::store::insights::save(db, &tenant_id, id, &insights)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
 }

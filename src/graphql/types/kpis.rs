@@ -24,6 +24,24 @@ pub struct Kpis {
     pub backlog_age: Vec<Count>,
     pub rejections: Rejections,
     pub conversion: Conversion,
+    pub satisfaction: Satisfaction,
+    /// PQRs by the risk model's label, most frequent first (`unscored` before scoring).
+    pub risk: Vec<Count>,
+    /// PQRs by their customer's churn probability when scored, in range order, then `unscored`.
+    pub churn: Vec<Count>,
+}
+
+/// The satisfaction survey answers of the range's PQRs.
+#[derive(SimpleObject)]
+pub struct Satisfaction {
+    pub responses: i64,
+    /// Answers of 4 or 5.
+    pub satisfied: i64,
+    /// CSAT: satisfied ÷ responses.
+    pub csat: Option<f64>,
+    pub mean_score: Option<f64>,
+    /// Answers per score, `"1"` to `"5"`.
+    pub by_score: Vec<Count>,
 }
 
 /// A labelled count.
@@ -128,7 +146,17 @@ impl From<reports::Kpis> for Kpis {
             backlog_age,
             rejections,
             conversion,
+            satisfaction,
+            risk,
+            churn,
         } = kpis;
+        let reports::Satisfaction {
+            responses,
+            satisfied,
+            csat,
+            mean_score,
+            by_score,
+        } = satisfaction;
         Kpis {
             from,
             to,
@@ -141,6 +169,15 @@ impl From<reports::Kpis> for Kpis {
             backlog_age: counts(backlog_age),
             rejections: rejections.into(),
             conversion: conversion.into(),
+            satisfaction: Satisfaction {
+                responses,
+                satisfied,
+                csat,
+                mean_score,
+                by_score: counts(by_score),
+            },
+            risk: counts(risk),
+            churn: counts(churn),
         }
     }
 }

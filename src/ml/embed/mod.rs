@@ -373,3 +373,23 @@ impl Embedder {
         Ok(means.to_vec2::<f32>()?)
     }
 }
+
+/// Indices of `texts` from shortest to longest. Embedding a long list in this order, chunk by
+/// chunk, puts texts of similar length in the same batches, so little compute goes to padding
+/// (sorting only within each chunk left long narratives padded next to one-liners).
+pub fn shortest_first<S: AsRef<str>>(texts: &[S]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].as_ref().len());
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortest_first;
+
+    #[test]
+    fn orders_indices_by_text_length_keeping_ties_stable() {
+        let texts = ["tres palabras aquí", "", "una", "dos dos", "uno"];
+        assert_eq!(shortest_first(&texts), vec![1, 2, 4, 3, 0]);
+    }
+}
