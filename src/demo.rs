@@ -27,6 +27,8 @@ struct DemoIncident {
     request: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     lifecycle: Vec<TransitionRequest>,
+    /// The customer's survey answer, for PQRs the lifecycle solves.
+    survey: Option<crate::domain::survey::SurveyRequest>,
 }
 
 /// Loads the demo knowledge base (Spanish articles) into a tenant; needs the e5-small model.
@@ -91,6 +93,17 @@ pub async fn install(db: &Db) -> Result<(String, String)> {
                 &principal,
                 &registered.incident.id,
                 step,
+                Timestamp::now(),
+            )
+            .await?;
+        }
+        if let Some(survey) = item.survey {
+            let answer = survey.parse().map_err(Error::Validation)?;
+            crate::store::surveys::answer(
+                db,
+                &principal,
+                &registered.incident.id,
+                answer,
                 Timestamp::now(),
             )
             .await?;

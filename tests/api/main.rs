@@ -5,6 +5,7 @@ mod helpers;
 
 mod billing;
 mod customers;
+mod demo;
 mod errors;
 mod graphql;
 mod imports;
