@@ -4,7 +4,8 @@
 //! The PQRs and their billing events are written straight into `incidents` and
 //! `billing_events` in large batches (what registering and working that many PQRs would leave
 //! there), spread over channels, kinds, states, places, contractors and resolution times, with a
-//! mid-month price change. Then it measures:
+//! mid-month price change; every PQR has scores (risk label, churn probability) and a third of the
+//! solved ones a survey answer. Then it measures:
 //! - `GET /v1/billing` (the month so far, aggregated from the events on each request);
 //! - drafting the month's invoice (`POST /v1/operator/tenants/{id}/invoices`, same aggregation);
 //! - `GET /v1/invoices/{id}` of the issued invoice (JSON, CSV) — what a client opens;
@@ -105,10 +106,21 @@ async fn bench(
             "INSERT INTO billing_events (tenant_id, incident_id, channel, period, \
              unit_price_minor, currency, occurred_at) VALUES ",
         );
+        // Every PQR scored (risk label, churn range); a third of the solved ones surveyed.
+        let mut scored = String::from(
+            "INSERT INTO incident_insights (tenant_id, incident_id, insights, scored_at, \
+             risk_label, churn_range) VALUES ",
+        );
+        let mut surveyed = String::from(
+            "INSERT INTO incident_surveys (tenant_id, incident_id, score, comment, answered_at) \
+             VALUES ",
+        );
+        let mut surveys = 0;
         for i in written..written + n {
             if i > written {
                 pqrs.push_str(", ");
                 billed.push_str(", ");
+                scored.push_str(", ");
             }
             let id = format!("pqr-{i:08}");
             let channel = channels[i % 6];
@@ -172,9 +184,30 @@ async fn bench(
                 tenant.id,
                 price + (i % 6) as i64,
             ));
+            let risk = ["bajo", "medio", "alto"][i % 3];
+            let churn = (i % 100) as f64 / 100.0;
+            scored.push_str(&format!(
+                "('{}', '{id}', '{{\"risk\":{{\"label\":\"{risk}\"}},\"churn\":{{\"probability\":{churn}}}}}', \
+                 {at}, '{risk}', '{}')",
+                tenant.id,
+                abcall::domain::rollup::churn_range(churn).expect("finite"),
+            ));
+            if resolved.is_some() && i % 3 == 0 {
+                if surveys > 0 {
+                    surveyed.push_str(", ");
+                }
+                surveys += 1;
+                surveyed.push_str(&format!(
+                    "('{}', '{id}', {}, NULL, {})",
+                    tenant.id,
+                    1 + (i / 3) % 5,
+                    at + hours(50),
+                ));
+            }
         }
         let mut tx = app.db.writer.begin().await.expect("tx");
-        for sql in [pqrs, billed] {
+        let statements = [pqrs, billed, scored, surveyed];
+        for sql in statements.into_iter().take(if surveys > 0 { 4 } else { 3 }) {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
@@ -185,7 +218,12 @@ async fn bench(
     }
     if backend == "postgres" {
         // One statement at a time: VACUUM cannot run inside the implicit transaction of a batch.
-        for table in ["billing_events", "incidents"] {
+        for table in [
+            "billing_events",
+            "incidents",
+            "incident_insights",
+            "incident_surveys",
+        ] {
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM ANALYZE {table}")))
                 .execute(&app.db.writer)
                 .await
