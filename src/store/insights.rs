@@ -50,39 +50,50 @@ fn score_columns(insights: &serde_json::Value) -> (Option<String>, Option<&'stat
     (risk, churn)
 }
 
-/// Fills the score columns of insights stored before they existed (rollup rebuilds).
+/// Fills the score columns of insights stored before they existed (rollup rebuilds), a page at a
+/// time so millions of rows never sit in memory together.
 pub(super) async fn fill_score_columns(
     tx: &mut Transaction<'_, Any>,
     tenant_id: &str,
 ) -> Result<()> {
-    let rows = sqlx::query(
-        "SELECT incident_id, insights FROM incident_insights \
-         WHERE tenant_id = $1 AND risk_label IS NULL AND churn_range IS NULL",
-    )
-    .bind(tenant_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    for row in rows {
-        let text: String = row.try_get("insights")?;
-        let Ok(insights) = serde_json::from_str::<serde_json::Value>(&text) else {
-            continue;
-        };
-        let (risk, churn) = score_columns(&insights);
-        if risk.is_none() && churn.is_none() {
-            continue;
-        }
-        sqlx::query(
-            "UPDATE incident_insights SET risk_label = $1, churn_range = $2 \
-             WHERE tenant_id = $3 AND incident_id = $4",
+    const PAGE: i64 = 2_000;
+    let mut after = String::new();
+    loop {
+        let rows = sqlx::query(
+            "SELECT incident_id, insights FROM incident_insights \
+             WHERE tenant_id = $1 AND risk_label IS NULL AND churn_range IS NULL \
+             AND incident_id > $2 ORDER BY incident_id LIMIT $3",
         )
-        .bind(risk)
-        .bind(churn)
         .bind(tenant_id)
-        .bind(row.try_get::<String, _>("incident_id")?)
-        .execute(&mut **tx)
+        .bind(&after)
+        .bind(PAGE)
+        .fetch_all(&mut **tx)
         .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get("incident_id")?;
+        for row in &rows {
+            let text: String = row.try_get("insights")?;
+            let Ok(insights) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            let (risk, churn) = score_columns(&insights);
+            if risk.is_none() && churn.is_none() {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE incident_insights SET risk_label = $1, churn_range = $2 \
+                 WHERE tenant_id = $3 AND incident_id = $4",
+            )
+            .bind(risk)
+            .bind(churn)
+            .bind(tenant_id)
+            .bind(row.try_get::<String, _>("incident_id")?)
+            .execute(&mut **tx)
+            .await?;
+        }
     }
-    Ok(())
 }
 
 /// A PQR's insights and when they were computed, if it has been scored.
