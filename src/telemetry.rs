@@ -7,9 +7,11 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the log subscriber; `RUST_LOG` overrides the default `info` level.
+/// Installs the log subscriber; `RUST_LOG` overrides the default `info` level. whisper.cpp
+/// (through whisper-rs) reports every model load and buffer size at info: only its warnings show.
 pub fn init_logs(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,whisper_rs=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

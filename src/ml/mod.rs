@@ -4,6 +4,7 @@ pub mod embed;
 pub mod insights;
 pub mod metrics;
 pub mod registry;
+pub mod stt;
 pub mod tabular;
 pub mod text;
 
@@ -24,6 +25,9 @@ pub enum MlError {
         what: &'static str,
         detail: String,
     },
+    /// whisper.cpp refused a request or failed while transcribing.
+    #[error("speech recognition: {0}")]
+    Speech(String),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     #[error("tensor computation failed: {0}")]

