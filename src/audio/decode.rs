@@ -274,3 +274,92 @@ fn decode_symphonia(
     }
     Ok(info)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/audio")
+            .join(name)
+    }
+
+    #[test]
+    fn fixtures_decode_to_their_length() {
+        for (file, frames, rate) in [
+            ("speech-16k.wav", 32_000, 16_000),
+            ("speech-8k-mulaw.wav", 16_000, 8_000),
+            ("speech-8k-alaw.wav", 16_000, 8_000),
+            ("speech.flac", 32_000, 16_000),
+            // symphonia leaves Vorbis end padding (under one block) in; Opus is cut at the
+            // final granule position.
+            ("speech.ogg", 32_000, 16_000),
+            ("speech.opus", 96_000, 48_000),
+        ] {
+            let path = fixture(file);
+            let head = std::fs::read(&path).unwrap();
+            let container = crate::audio::sniff(&head[..64]).unwrap();
+            let (info, samples) = decode_mono(&path, container).unwrap();
+            let slack = if file == "speech.ogg" { 1_024 } else { 0 };
+            assert!(
+                (frames..=frames + slack).contains(&info.frames),
+                "{file}: {} frames",
+                info.frames
+            );
+            assert_eq!(samples.len() as u64, info.frames, "{file}");
+            assert_eq!(info.sample_rate, rate, "{file}");
+            assert!(
+                samples.iter().all(|s| s.is_finite() && s.abs() <= 1.0),
+                "{file}"
+            );
+        }
+    }
+
+    #[test]
+    fn decoded_codecs_agree_on_the_signal() {
+        // µ-law and A-law of the same 8 kHz excerpt are close to its 16-bit PCM.
+        let pcm = decode_mono(&fixture("speech-8k.wav"), Container::Wav)
+            .unwrap()
+            .1;
+        for file in ["speech-8k-mulaw.wav", "speech-8k-alaw.wav"] {
+            let coded = decode_mono(&fixture(file), Container::Wav).unwrap().1;
+            let error: f32 = pcm
+                .iter()
+                .zip(&coded)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f32>()
+                / pcm.len() as f32;
+            let power: f32 = pcm.iter().map(|a| a * a).sum::<f32>() / pcm.len() as f32;
+            // G.711 gives about 38 dB SNR on speech; demand 25.
+            assert!(10.0 * (power / error).log10() > 25.0, "{file}");
+        }
+    }
+
+    #[test]
+    fn truncated_and_garbage_files_are_errors_not_panics() {
+        let flac = std::fs::read(fixture("speech.flac")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let half = dir.path().join("half.flac");
+        std::fs::write(&half, &flac[..flac.len() / 2]).unwrap();
+        assert!(matches!(
+            decode_mono(&half, Container::Flac),
+            Err(DecodeError::Truncated { .. })
+        ));
+        // Random bytes claimed to be each container.
+        let noise: Vec<u8> = (0..20_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        for container in [
+            Container::Wav,
+            Container::Mp3,
+            Container::Flac,
+            Container::OggVorbis,
+            Container::OggOpus,
+        ] {
+            let path = dir.path().join(container.name());
+            std::fs::write(&path, &noise).unwrap();
+            assert!(decode_mono(&path, container).is_err(), "{container:?}");
+        }
+    }
+}

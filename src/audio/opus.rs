@@ -52,9 +52,12 @@ pub(super) fn decode(
     };
     // 120 ms is the longest Opus packet.
     let mut pcm = vec![0f32; 5_760 * channels];
-    let mut mono = Vec::new();
     let mut to_skip = pre_skip;
     let mut seen_tags = false;
+    // Each packet's samples are held back until the next one arrives, so the last can be cut to
+    // the stream's final granule position (the encoder pads the end).
+    let mut held: Vec<f32> = Vec::new();
+    let mut final_granule = None;
     while let Some(packet) = next("reading a page")? {
         if packet.stream_serial() != serial {
             continue;
@@ -68,14 +71,27 @@ pub(super) fn decode(
         let frames = decoder
             .decode_float(&packet.data, &mut pcm, false)
             .map_err(|e| corrupt(format!("an Opus packet cannot be decoded ({e})")))?;
+        if !held.is_empty() {
+            info.frames += held.len() as u64;
+            sink(RATE, &held);
+        }
         let interleaved = &pcm[..frames * channels];
         let skip = to_skip.min(frames);
         to_skip -= skip;
-        downmix(&interleaved[skip * channels..], channels, &mut mono);
-        if !mono.is_empty() {
-            info.frames += mono.len() as u64;
-            sink(RATE, &mono);
+        downmix(&interleaved[skip * channels..], channels, &mut held);
+        if packet.last_in_stream() {
+            final_granule = Some(packet.absgp_page());
         }
+    }
+    if let Some(granule) = final_granule {
+        // Granule positions count 48 kHz samples including the pre-skip.
+        let total = granule.saturating_sub(pre_skip as u64);
+        let allowed = total.saturating_sub(info.frames);
+        held.truncate(usize::try_from(allowed).unwrap_or(usize::MAX));
+    }
+    if !held.is_empty() {
+        info.frames += held.len() as u64;
+        sink(RATE, &held);
     }
     if info.frames == 0 {
         return Err(DecodeError::Empty {
