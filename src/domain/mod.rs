@@ -2,8 +2,12 @@
 //! is the single place where a rule (a transition, a priority, an SLA) is decided.
 
 pub mod access;
+pub mod attachment;
 pub mod billing;
+pub mod byte_range;
 pub mod calendar;
+pub mod call;
+pub mod call_quality;
 pub mod customer;
 pub mod dataset;
 pub mod incident;
@@ -11,6 +15,7 @@ pub mod kb;
 pub mod kpi;
 pub mod money;
 pub mod priority;
+pub mod recordings;
 pub mod retention;
 pub mod rollup;
 pub mod survey;

@@ -77,6 +77,10 @@ pub struct TenantSettings {
     /// Churn threshold and the offers proposed above it (optional in older documents).
     #[serde(default)]
     pub retention: super::retention::RetentionPolicy,
+    /// How long recordings and attachments are kept, and call-quality thresholds (optional in
+    /// older documents).
+    #[serde(default)]
+    pub recordings: super::recordings::RecordingPolicy,
 }
 
 impl Default for TenantSettings {
@@ -88,6 +92,7 @@ impl Default for TenantSettings {
             business_hours: BusinessHours::default(),
             channel_fees: None,
             retention: super::retention::RetentionPolicy::default(),
+            recordings: super::recordings::RecordingPolicy::default(),
         }
     }
 }
@@ -163,6 +168,7 @@ impl TenantSettings {
             );
         }
         self.retention.validate(&mut errors);
+        self.recordings.validate(&mut errors);
         let calendar = errors.take("business_hours", self.business_hours.compile());
         let always_open = BusinessHours::always_open()
             .compile()

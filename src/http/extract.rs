@@ -80,6 +80,30 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
     Ok(value)
 }
 
+/// Parses JSON that arrived without its own headers (a multipart part) as strictly as a body.
+pub fn parse_json_part<T: DeserializeOwned>(part: &str, body: &[u8]) -> Result<T, Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        Error::Malformed {
+            detail: format!("the {part} part: {}", e.inner()),
+            field: Some(if path == "." { part.to_owned() } else { path }),
+        }
+    })?;
+    deserializer.end().map_err(|e| Error::Malformed {
+        detail: format!("the {part} part has trailing characters: {e}"),
+        field: Some(part.to_owned()),
+    })?;
+    Ok(value)
+}
+
+/// Parses a query string strictly, like [`ApiQuery`], for handlers that read it only sometimes.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(malformed)
+}
+
 fn malformed<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> Error {
     let path = error.path().to_string();
     let field = (path != ".").then_some(path);

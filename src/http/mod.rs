@@ -2,12 +2,16 @@
 //! (limits, timeouts, compression, tracing, metrics, problem+json for every error) and the
 //! OpenAPI document generated from the handlers.
 
+mod attachments;
 mod billing;
+mod calls;
 mod customers;
+mod download;
 pub mod extract;
 mod graphql;
 mod health;
 mod incidents;
+mod intake;
 mod jobs;
 mod kb;
 mod kpis;
@@ -23,11 +27,12 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, Version, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -53,6 +58,7 @@ use crate::error::{PROBLEM_JSON, Problem};
         (name = "tenants", description = "The caller's tenant: settings and API keys"),
         (name = "customers", description = "Customer data and the agent's 360 view"),
         (name = "incidents", description = "PQRs and their lifecycle"),
+        (name = "calls", description = "Recorded calls: upload, audio download (ranges), quality metrics"),
         (name = "knowledge", description = "Knowledge-base articles, search and suggested answers"),
         (name = "models", description = "Datasets, training, the model registry and scoring"),
         (name = "jobs", description = "Background work (imports, training): progress, results, cancellation"),
@@ -82,6 +88,10 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .merge(tenants::router())
         .merge(customers::router())
         .merge(incidents::router())
+        // Uploads stream into the blob staging area under their own limits
+        // (ABCALL_MAX_AUDIO_BYTES, ABCALL_MAX_ATTACHMENT_BYTES), not the JSON body limit.
+        .merge(calls::router().layer(axum::extract::DefaultBodyLimit::disable()))
+        .merge(attachments::router().layer(axum::extract::DefaultBodyLimit::disable()))
         .merge(kb::router())
         .merge(jobs::router())
         .merge(models::router())
@@ -115,7 +125,15 @@ pub fn router(app: Arc<App>) -> Router {
         ))
         // Outside the limit and timeout layers, so their rejections become problem+json too.
         .layer(middleware::map_response(ensure_problem))
-        .layer(CompressionLayer::new())
+        // Never compress ranged downloads (their byte offsets are of the stored file) nor
+        // already compressed media.
+        .layer(
+            CompressionLayer::new().compress_when(DefaultPredicate::new().and(
+                |_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions| {
+                    !headers.contains_key(header::ACCEPT_RANGES)
+                },
+            )),
+        )
         .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");

@@ -2,7 +2,10 @@
 //! default) and PostgreSQL (production). Timestamps are stored as UTC milliseconds (`BIGINT`),
 //! JSON as `TEXT`, ids as `TEXT`; every query is scoped by the tenant id of the caller.
 
+pub mod attachments;
 pub mod billing;
+pub mod blobs;
+pub mod calls;
 pub mod customers;
 pub mod datasets;
 pub mod files;
@@ -73,6 +76,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "kpi_rollups",
         include_str!("../../migrations/0007_kpi_rollups.sql"),
     ),
+    (8, "calls", include_str!("../../migrations/0008_calls.sql")),
     (
         9,
         "surveys_and_score_kpis",

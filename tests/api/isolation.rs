@@ -92,6 +92,35 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
         .await;
     assert_eq!(draft.status, 201, "{}", draft.body);
     let invoice_id = draft.body["id"].as_str().unwrap().to_owned();
+    let wav = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/speech-8k.wav"),
+    )
+    .unwrap();
+    let call = app
+        .upload(
+            "/v1/calls?direction=inbound&started_at=2026-12-01T15:00:00Z&ended_at=2026-12-01T15:00:02Z",
+            &app.key,
+            "audio/wav",
+            &wav,
+            false,
+        )
+        .await;
+    assert_eq!(call.status, 201, "{}", call.body);
+    let call_id = call.body["id"].as_str().unwrap().to_owned();
+    let attachment = app
+        .upload(
+            &format!("/v1/incidents/{incident_id}/attachments?name=nota.txt"),
+            &app.key,
+            "text/plain",
+            "nota".as_bytes(),
+            false,
+        )
+        .await;
+    assert_eq!(attachment.status, 201, "{}", attachment.body);
+    let attachment_path = format!(
+        "/v1/incidents/{incident_id}/attachments/{}",
+        attachment.body["id"].as_str().unwrap()
+    );
     let b = app.other_tenant("Tenant B").await;
 
     let customer_body = json!({ "external_id": "A-1", "name": "Intruso" });
@@ -166,6 +195,27 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
         ),
         (Method::POST, "/v1/jobs/{id}/cancel", job_id.as_str(), None),
         (Method::GET, "/v1/invoices/{id}", invoice_id.as_str(), None),
+        (Method::GET, "/v1/calls/{id}", call_id.as_str(), None),
+        (Method::GET, "/v1/calls/{id}/audio", call_id.as_str(), None),
+        (
+            Method::GET,
+            "/v1/incidents/{id}/attachments",
+            incident_id,
+            None,
+        ),
+        (
+            Method::POST,
+            "/v1/incidents/{id}/attachments",
+            incident_id,
+            Some(json!({ "texto": "intruso" })),
+        ),
+        // The whole path is the "id" here: both of its ids are tenant A's.
+        (
+            Method::GET,
+            "/v1/incidents/{id}/attachments/{attachment_id}",
+            attachment_path.as_str(),
+            None,
+        ),
     ];
 
     // Every route with an id in its path must be listed above: a new one fails here until added.
@@ -187,7 +237,11 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
     }
 
     for (method, template, id, body) in &routes {
-        let path = template.replace("{id}", id);
+        let path = if template.contains("{attachment_id}") {
+            (*id).to_owned()
+        } else {
+            template.replace("{id}", id)
+        };
         let reply = app.call(method.clone(), &path, &b, body.clone()).await;
         reply.assert_problem(404, "not-found");
         // And the owner still reaches it (so the 404 is isolation, not a broken route).

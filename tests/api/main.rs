@@ -4,6 +4,7 @@
 mod helpers;
 
 mod billing;
+mod calls;
 mod customers;
 mod demo;
 mod errors;
