@@ -17,6 +17,7 @@ both_backends!(
     calls_attachments_are_sniffed_stored_and_ranged,
     calls_retention_follows_the_tenant_setting,
     calls_object_store_backend_serves_the_same_api,
+    calls_are_read_over_graphql_within_the_tenant,
 );
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -610,4 +611,59 @@ async fn calls_object_store_backend_serves_the_same_api(backend: Backend) {
         .unwrap();
     assert_eq!(report.checked, 1);
     assert!(!report.is_damaged());
+}
+
+async fn calls_are_read_over_graphql_within_the_tenant(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = upload_raw(&app, &app.key, META, &fixture("speech-8k-mulaw.wav")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let rest = &created.body;
+    let id = rest["id"].as_str().unwrap();
+    let query = format!(
+        "{{ call(id: \"{id}\") {{ id direction agent sha256 size codec sampleRate durationSecs \
+           transcription quality {{ speechRatio snrDb poorAudio deadAir longHold }} }} \
+           calls(filter: {{ direction: INBOUND }}) {{ items {{ id }} nextCursor }} \
+           outbound: calls(filter: {{ direction: OUTBOUND }}) {{ items {{ id }} }} }}"
+    );
+    let reply = app
+        .post("/graphql", serde_json::json!({ "query": query }))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.get("errors").is_none(), "{}", reply.body);
+    let data = &reply.body["data"];
+    let call = &data["call"];
+    assert_eq!(call["id"], rest["id"]);
+    assert_eq!(call["direction"], "INBOUND");
+    assert_eq!(call["agent"], rest["agent"]);
+    assert_eq!(call["sha256"], rest["sha256"]);
+    assert_eq!(call["size"], rest["size"]);
+    assert_eq!(call["codec"], "pcm_mulaw");
+    assert_eq!(call["sampleRate"], 8_000);
+    assert_eq!(call["durationSecs"], rest["duration_secs"]);
+    assert_eq!(call["transcription"], "pending");
+    assert_eq!(
+        call["quality"]["speechRatio"],
+        rest["quality"]["speech_ratio"]
+    );
+    assert_eq!(call["quality"]["snrDb"], rest["quality"]["snr_db"]);
+    assert_eq!(
+        call["quality"]["poorAudio"],
+        rest["quality"]["flags"]["poor_audio"]
+    );
+    assert_eq!(data["calls"]["items"], serde_json::json!([{ "id": id }]));
+    assert_eq!(data["outbound"]["items"], serde_json::json!([]));
+
+    // Another tenant's key reads null and an empty list.
+    let other = app.other_tenant("Otra").await;
+    let theirs = app
+        .call(
+            reqwest::Method::POST,
+            "/graphql",
+            &other,
+            Some(serde_json::json!({ "query": query })),
+        )
+        .await;
+    assert_eq!(theirs.status, 200, "{}", theirs.body);
+    assert_eq!(theirs.body["data"]["call"], serde_json::Value::Null);
+    assert_eq!(theirs.body["data"]["calls"]["items"], serde_json::json!([]));
 }

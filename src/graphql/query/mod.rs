@@ -4,6 +4,7 @@
 //! caller's role may not read (null, with a `FORBIDDEN` error) does not void the others' data.
 
 mod billing;
+mod calls;
 mod customers;
 mod incidents;
 mod reports;
@@ -19,6 +20,7 @@ pub struct Query(
     incidents::IncidentQuery,
     reports::ReportQuery,
     billing::BillingQuery,
+    calls::CallQuery,
 );
 
 /// `first` and `after` as the store's `limit` and `cursor`, which checks them as REST does.

@@ -135,3 +135,11 @@ pub enum Currency {
     CLP,
     USD,
 }
+
+/// Who placed a call.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::call::Direction")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}

@@ -3,6 +3,7 @@
 
 use async_graphql::{OutputType, SimpleObject};
 
+use super::call::Call;
 use super::customer::Customer;
 use super::incident::Incident;
 use super::invoice::Invoice;
@@ -10,6 +11,7 @@ use crate::store::incidents;
 
 /// One page of a list, newest first.
 #[derive(SimpleObject)]
+#[graphql(concrete(name = "CallPage", params(Call)))]
 #[graphql(concrete(name = "CustomerPage", params(Customer)))]
 #[graphql(concrete(name = "IncidentPage", params(Incident)))]
 #[graphql(concrete(name = "InvoicePage", params(Invoice)))]
