@@ -17,6 +17,21 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
         .new_incident(json!({ "customer_id": customer_id }))
         .await;
     let incident_id = incident["id"].as_str().unwrap();
+    // A solved and surveyed PQR, for the survey routes.
+    let surveyed = app.new_incident(json!({})).await;
+    let surveyed_id = surveyed["id"].as_str().unwrap();
+    app.move_to(
+        surveyed_id,
+        json!({ "to": "resolved", "resolution": "Listo." }),
+    )
+    .await;
+    let answered = app
+        .post(
+            &format!("/v1/incidents/{surveyed_id}/survey"),
+            json!({ "score": 5 }),
+        )
+        .await;
+    assert_eq!(answered.status, 201, "{}", answered.body);
     let agent_key_id = {
         let reply = app
             .post(
@@ -209,6 +224,13 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
             incident_id,
             Some(json!({ "texto": "intruso" })),
         ),
+        (Method::GET, "/v1/incidents/{id}/survey", surveyed_id, None),
+        (
+            Method::POST,
+            "/v1/incidents/{id}/survey",
+            surveyed_id,
+            Some(json!({ "score": 1 })),
+        ),
         // The whole path is the "id" here: both of its ids are tenant A's.
         (
             Method::GET,
@@ -256,6 +278,10 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
     assert_eq!(still.body["name"], "María Quispe");
     let still = app.get(&format!("/v1/incidents/{incident_id}")).await;
     assert_eq!(still.body["state"], "registered");
+    let still = app
+        .get(&format!("/v1/incidents/{surveyed_id}/survey"))
+        .await;
+    assert_eq!(still.body["score"], 5);
     let keys = app.get("/v1/tenants/me/keys").await;
     assert!(
         keys.body
