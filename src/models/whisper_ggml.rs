@@ -222,6 +222,12 @@ fn plan<'a>(model: &'a ct2::Model, hp: &Hparams) -> Result<Vec<Tensor<'a>>, Stri
             t.push(slice(&b, &format!("{name}.value.bias"), 2, n)?);
             linear(t, &format!("{ct2}/linear_1"), &format!("{name}.out"))
         };
+    // The feed-forward block of a layer: two linears, then its layer norm.
+    let ffn = |t: &mut Vec<Tensor<'a>>, c: &str, n: &str| -> Result<(), String> {
+        linear(t, &format!("{c}/ffn/linear_0"), &format!("{n}.mlp.0"))?;
+        linear(t, &format!("{c}/ffn/linear_1"), &format!("{n}.mlp.2"))?;
+        norm(t, &format!("{c}/ffn/layer_norm"), &format!("{n}.mlp_ln"))
+    };
 
     let mut pos = whole(
         "encoder/position_encodings/encodings",
@@ -258,21 +264,7 @@ fn plan<'a>(model: &'a ct2::Model, hp: &Hparams) -> Result<Vec<Tensor<'a>>, Stri
             &format!("{c}/self_attention/layer_norm"),
             &format!("{n}.attn_ln"),
         )?;
-        linear(
-            &mut tensors,
-            &format!("{c}/ffn/linear_0"),
-            &format!("{n}.mlp.0"),
-        )?;
-        linear(
-            &mut tensors,
-            &format!("{c}/ffn/linear_1"),
-            &format!("{n}.mlp.2"),
-        )?;
-        norm(
-            &mut tensors,
-            &format!("{c}/ffn/layer_norm"),
-            &format!("{n}.mlp_ln"),
-        )?;
+        ffn(&mut tensors, &c, &n)?;
     }
     norm(&mut tensors, "encoder/layer_norm", "encoder.ln_post")?;
 
@@ -324,21 +316,7 @@ fn plan<'a>(model: &'a ct2::Model, hp: &Hparams) -> Result<Vec<Tensor<'a>>, Stri
             &format!("{cross}/layer_norm"),
             &format!("{n}.cross_attn_ln"),
         )?;
-        linear(
-            &mut tensors,
-            &format!("{c}/ffn/linear_0"),
-            &format!("{n}.mlp.0"),
-        )?;
-        linear(
-            &mut tensors,
-            &format!("{c}/ffn/linear_1"),
-            &format!("{n}.mlp.2"),
-        )?;
-        norm(
-            &mut tensors,
-            &format!("{c}/ffn/layer_norm"),
-            &format!("{n}.mlp_ln"),
-        )?;
+        ffn(&mut tensors, &c, &n)?;
     }
     norm(&mut tensors, "decoder/layer_norm", "decoder.ln")?;
     Ok(tensors)
