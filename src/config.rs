@@ -80,6 +80,14 @@ pub struct Config {
     pub max_audio_bytes: u64,
     /// Largest PQR attachment accepted, in bytes (`ABCALL_MAX_ATTACHMENT_BYTES`).
     pub max_attachment_bytes: u64,
+    /// Queue a speech-to-text job with every uploaded call (`ABCALL_TRANSCRIBE_CALLS`); when off,
+    /// calls are transcribed only when asked (`POST /v1/calls/{id}/transcription`).
+    pub transcribe_calls: bool,
+    /// CPU threads Whisper uses per call; 0 means every core (`ABCALL_STT_THREADS`).
+    pub stt_threads: usize,
+    /// Length of the windows a recording is transcribed in, 5 to 300 seconds: the unit of
+    /// progress and of resumption after a restart (`ABCALL_STT_WINDOW_SECS`).
+    pub stt_window_secs: u32,
 }
 
 impl Default for Config {
@@ -102,6 +110,9 @@ impl Default for Config {
             blob_url: None,
             max_audio_bytes: 512 * 1024 * 1024,
             max_attachment_bytes: 25 * 1024 * 1024,
+            transcribe_calls: true,
+            stt_threads: 0,
+            stt_window_secs: 30,
         }
     }
 }
@@ -129,6 +140,9 @@ impl std::fmt::Debug for Config {
             .field("blob_url", &self.blob_url.as_deref().map(redact_url))
             .field("max_audio_bytes", &self.max_audio_bytes)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
+            .field("transcribe_calls", &self.transcribe_calls)
+            .field("stt_threads", &self.stt_threads)
+            .field("stt_window_secs", &self.stt_window_secs)
             .finish()
     }
 }
@@ -169,8 +183,28 @@ impl Config {
                 Env::prefixed("ABCALL_")
                     .filter(move |key| fields.iter().any(|f| key.as_str().eq_ignore_ascii_case(f))),
             )
-            .extract()
+            .extract::<Config>()
             .map_err(|e| ConfigError(Box::new(e)))
+            .and_then(Config::checked)
+    }
+
+    /// Refuses values the service cannot work with, naming the setting.
+    fn checked(self) -> Result<Config, ConfigError> {
+        if !(5..=300).contains(&self.stt_window_secs) {
+            return Err(ConfigError(Box::new(figment::Error::from(format!(
+                "stt_window_secs must be between 5 and 300, not {}",
+                self.stt_window_secs
+            )))));
+        }
+        Ok(self)
+    }
+
+    /// Whisper's threads per call: the setting, or every core.
+    pub fn stt_threads(&self) -> usize {
+        match self.stt_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -214,6 +248,9 @@ mod tests {
             assert_eq!(config.log_format, LogFormat::Json);
             jail.create_file("typo.toml", "bnid = \"0.0.0.0:9000\"")?;
             assert!(Config::load(Some(Path::new("typo.toml"))).is_err());
+            jail.set_env("ABCALL_STT_WINDOW_SECS", "2");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("stt_window_secs"), "{error}");
             Ok(())
         });
     }

@@ -81,12 +81,28 @@ fn id3_size(path: &Path) -> u64 {
     size + 10
 }
 
+/// Decoded samples as they come: `(sample_rate, channels, interleaved samples)`.
+pub(super) type Sink<'a> = &'a mut dyn FnMut(u32, usize, &[f32]);
+
 /// Decodes `path` (sniffed as `container`), calling `sink(sample_rate, mono)` with each block of
 /// samples as it is decoded (channels averaged).
 pub fn decode_file(
     path: &Path,
     container: Container,
     sink: &mut dyn FnMut(u32, &[f32]),
+) -> Result<AudioInfo, DecodeError> {
+    let mut mono = Vec::new();
+    decode_interleaved(path, container, &mut |rate, channels, interleaved| {
+        downmix(interleaved, channels, &mut mono);
+        sink(rate, &mono);
+    })
+}
+
+/// Runs the decoder of `container` under `catch_unwind`.
+fn decode_interleaved(
+    path: &Path,
+    container: Container,
+    sink: Sink<'_>,
 ) -> Result<AudioInfo, DecodeError> {
     let name = container.name();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match container {
@@ -101,8 +117,7 @@ pub fn decode_file(
     })
 }
 
-/// The whole recording as mono samples at its own rate (for callers that need every sample,
-/// e.g. a transcription job that resamples to 16 kHz).
+/// The whole recording as mono samples at its own rate.
 pub fn decode_mono(
     path: &Path,
     container: Container,
@@ -114,8 +129,31 @@ pub fn decode_mono(
     Ok((info, samples))
 }
 
+/// The whole recording with each channel kept apart, at its own rate: the transcription job
+/// transcribes the two sides of a stereo call (agent and caller) separately.
+pub fn decode_channels(
+    path: &Path,
+    container: Container,
+) -> Result<(AudioInfo, Vec<Vec<f32>>), DecodeError> {
+    let mut channels: Vec<Vec<f32>> = Vec::new();
+    let info = decode_interleaved(path, container, &mut |_, count, interleaved| {
+        let count = count.max(1);
+        if channels.len() < count {
+            // A stream that gains channels midway: pad the new ones with silence.
+            let frames = channels.first().map_or(0, Vec::len);
+            channels.resize_with(count, || vec![0.0; frames]);
+        }
+        for frame in interleaved.chunks_exact(count) {
+            for (channel, sample) in channels.iter_mut().zip(frame) {
+                channel.push(*sample);
+            }
+        }
+    })?;
+    Ok((info, channels))
+}
+
 /// Averages interleaved channels into `out`.
-pub(super) fn downmix(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
+fn downmix(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
     out.clear();
     let channels = channels.max(1);
     if channels == 1 {
@@ -156,7 +194,7 @@ fn codec_name(codec: symphonia::core::codecs::CodecType) -> String {
 fn decode_symphonia(
     path: &Path,
     container: Container,
-    sink: &mut dyn FnMut(u32, &[f32]),
+    sink: Sink<'_>,
 ) -> Result<AudioInfo, DecodeError> {
     let name = container.name();
     let corrupt = |detail: String| DecodeError::Corrupt {
@@ -210,7 +248,6 @@ fn decode_symphonia(
     };
     let (mut packets, mut bad, mut decoded_bytes) = (0u64, 0u64, 0u64);
     let mut buffer: Option<SampleBuffer<f32>> = None;
-    let mut mono = Vec::new();
     loop {
         let packet = match reader.next_packet() {
             Ok(packet) => packet,
@@ -241,9 +278,9 @@ fn decode_symphonia(
                 buf.copy_interleaved_ref(decoded);
                 info.sample_rate = spec.rate;
                 info.channels = spec.channels.count() as u16;
-                downmix(buf.samples(), spec.channels.count(), &mut mono);
-                info.frames += mono.len() as u64;
-                sink(spec.rate, &mono);
+                let count = spec.channels.count().max(1);
+                info.frames += (buf.samples().len() / count) as u64;
+                sink(spec.rate, count, buf.samples());
             }
             Err(SymphoniaError::DecodeError(_)) => bad += 1,
             Err(SymphoniaError::IoError(_)) => bad += 1,
@@ -361,5 +398,32 @@ mod tests {
             std::fs::write(&path, &noise).unwrap();
             assert!(decode_mono(&path, container).is_err(), "{container:?}");
         }
+    }
+
+    #[test]
+    fn stereo_channels_are_kept_apart_or_averaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stereo.wav");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+        for i in 0..8_000 {
+            let tone = (i as f32 * 0.3).sin() * 16_000.0;
+            writer.write_sample(tone as i16).unwrap();
+            writer.write_sample(0i16).unwrap();
+        }
+        writer.finalize().unwrap();
+        let (info, channels) = decode_channels(&path, Container::Wav).unwrap();
+        assert_eq!((info.channels, info.frames), (2, 8_000));
+        assert_eq!(channels.len(), 2);
+        assert!(channels.iter().all(|c| c.len() == 8_000));
+        assert!(channels[0].iter().any(|s| s.abs() > 0.4));
+        assert!(channels[1].iter().all(|s| *s == 0.0));
+        let (_, mono) = decode_mono(&path, Container::Wav).unwrap();
+        assert!((mono[10] - channels[0][10] / 2.0).abs() < 1e-6);
     }
 }

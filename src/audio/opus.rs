@@ -5,14 +5,11 @@ use std::io::BufReader;
 use std::path::Path;
 
 use super::Container;
-use super::decode::{AudioInfo, DecodeError, downmix};
+use super::decode::{AudioInfo, DecodeError, Sink};
 
 const RATE: u32 = 48_000;
 
-pub(super) fn decode(
-    path: &Path,
-    sink: &mut dyn FnMut(u32, &[f32]),
-) -> Result<AudioInfo, DecodeError> {
+pub(super) fn decode(path: &Path, sink: Sink<'_>) -> Result<AudioInfo, DecodeError> {
     let corrupt = |detail: String| DecodeError::Corrupt {
         container: "ogg_opus",
         detail,
@@ -54,8 +51,8 @@ pub(super) fn decode(
     let mut pcm = vec![0f32; 5_760 * channels];
     let mut to_skip = pre_skip;
     let mut seen_tags = false;
-    // Each packet's samples are held back until the next one arrives, so the last can be cut to
-    // the stream's final granule position (the encoder pads the end).
+    // Each packet's samples (interleaved) are held back until the next one arrives, so the last
+    // can be cut to the stream's final granule position (the encoder pads the end).
     let mut held: Vec<f32> = Vec::new();
     let mut final_granule = None;
     while let Some(packet) = next("reading a page")? {
@@ -72,13 +69,13 @@ pub(super) fn decode(
             .decode_float(&packet.data, &mut pcm, false)
             .map_err(|e| corrupt(format!("an Opus packet cannot be decoded ({e})")))?;
         if !held.is_empty() {
-            info.frames += held.len() as u64;
-            sink(RATE, &held);
+            info.frames += (held.len() / channels) as u64;
+            sink(RATE, channels, &held);
         }
-        let interleaved = &pcm[..frames * channels];
         let skip = to_skip.min(frames);
         to_skip -= skip;
-        downmix(&interleaved[skip * channels..], channels, &mut held);
+        held.clear();
+        held.extend_from_slice(&pcm[skip * channels..frames * channels]);
         if packet.last_in_stream() {
             final_granule = Some(packet.absgp_page());
         }
@@ -87,11 +84,12 @@ pub(super) fn decode(
         // Granule positions count 48 kHz samples including the pre-skip.
         let total = granule.saturating_sub(pre_skip as u64);
         let allowed = total.saturating_sub(info.frames);
-        held.truncate(usize::try_from(allowed).unwrap_or(usize::MAX));
+        let allowed = usize::try_from(allowed).unwrap_or(usize::MAX / channels);
+        held.truncate(allowed.saturating_mul(channels));
     }
     if !held.is_empty() {
-        info.frames += held.len() as u64;
-        sink(RATE, &held);
+        info.frames += (held.len() / channels) as u64;
+        sink(RATE, channels, &held);
     }
     if info.frames == 0 {
         return Err(DecodeError::Empty {

@@ -12,6 +12,9 @@ pub struct RecordingPolicy {
     /// Years a recording or attachment is kept after upload (default 10, 1 to 100).
     pub retention_years: u32,
     pub quality: QualityThresholds,
+    /// Language calls are transcribed in: an ISO 639-1 code (default `es`), or `auto` to detect
+    /// it from the first words of each call.
+    pub language: String,
 }
 
 impl Default for RecordingPolicy {
@@ -19,8 +22,16 @@ impl Default for RecordingPolicy {
         Self {
             retention_years: 10,
             quality: QualityThresholds::default(),
+            language: "es".into(),
         }
     }
+}
+
+/// Whether `code` has the shape of a Whisper language: `auto`, or two or three lower-case
+/// letters (`es`, `pt`, `haw`). Whether Whisper knows it is checked when a call is transcribed.
+pub fn is_language_code(code: &str) -> bool {
+    code == "auto"
+        || ((2..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
 /// When a call is flagged. Defaults are documented in the README.
@@ -56,6 +67,12 @@ impl RecordingPolicy {
         if !(1..=100).contains(&self.retention_years) {
             errors.add("recordings.retention_years", "must be between 1 and 100");
         }
+        if !is_language_code(&self.language) {
+            errors.add(
+                "recordings.language",
+                "must be `auto` or an ISO 639-1 language code such as `es`",
+            );
+        }
         let q = &self.quality;
         let mut check = |name: &str, value: f64, range: std::ops::RangeInclusive<f64>| {
             if !value.is_finite() || !range.contains(&value) {
@@ -87,14 +104,17 @@ mod tests {
             ..RecordingPolicy::default()
         };
         policy.quality.max_clipping_ratio = 2.0;
+        policy.language = "Español".into();
         policy.validate(&mut errors);
         let fields: Vec<_> = errors.into_vec().into_iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
             [
                 "recordings.retention_years",
+                "recordings.language",
                 "recordings.quality.max_clipping_ratio"
             ]
         );
+        assert!(is_language_code("auto") && is_language_code("pt") && !is_language_code("e"));
     }
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{ApiQuery, Caller, parse_json_part, parse_query};
+use super::extract::{ApiQuery, Caller, JsonBody, parse_json_part, parse_query};
 use super::{download, intake, location};
 use crate::App;
 use crate::audio::{self, Container};
@@ -24,20 +24,30 @@ use crate::error::{Error, Problem, Result};
 use crate::store::blobs::{Staged, Stager};
 use crate::store::calls::{self, Call, CallFilter, QualitySummary, Recording};
 use crate::store::incidents::Page;
+use crate::store::jobs::{self, Job};
+use crate::store::transcripts::{self, CallTranscript};
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new()
+    // Uploads stream into the blob staging area under ABCALL_MAX_AUDIO_BYTES, not the JSON body
+    // limit that the other routes keep.
+    let uploads = OpenApiRouter::new()
         .routes(routes!(list_calls, upload_call))
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    OpenApiRouter::new()
+        .merge(uploads)
         .routes(routes!(quality_summary))
         .routes(routes!(get_call))
         .routes(routes!(call_audio))
+        .routes(routes!(call_transcript))
+        .routes(routes!(transcribe_call))
 }
 
 /// Uploads a recorded call. Either `multipart/form-data` with a `metadata` part (JSON:
 /// direction, customer_id, agent, started_at, ended_at, incident_id) and an `audio` part, or the
 /// audio as the raw body with the metadata in the query string. The format is read from the
 /// bytes: WAV (PCM, µ-law, A-law, ADPCM), MP3, FLAC, Ogg Vorbis, Ogg Opus. The audio is decoded
-/// to measure its length and quality; transcription is left `pending`.
+/// to measure its length and quality, and a transcription job is queued (in the tenant's
+/// `recordings.language`) unless the server runs with `ABCALL_TRANSCRIBE_CALLS=false`.
 #[utoipa::path(post, path = "/v1/calls", tag = "calls", params(NewCallRequest),
     request_body(content = Vec<u8>, description = "the audio (raw), or multipart with `metadata` and `audio` parts",
         content_type = "application/octet-stream"),
@@ -88,6 +98,10 @@ async fn upload_call(
         quality,
     };
     app.blobs.put(staged).await?;
+    let transcription = app
+        .config
+        .transcribe_calls
+        .then(|| crate::ml::transcription::job(&policy.language));
     let stored = calls::insert(
         &app.db,
         &principal.tenant_id,
@@ -95,8 +109,12 @@ async fn upload_call(
         &recording,
         app.clock.now(),
         policy.retention_years,
+        transcription.as_ref(),
     )
     .await?;
+    if transcription.is_some() {
+        app.jobs_ready.notify_one();
+    }
     app.live.publish(
         &principal.tenant_id,
         "call.recorded",
@@ -203,6 +221,76 @@ async fn call_audio(
         &headers,
     )
     .await
+}
+
+/// What was said in the call: segments with their times (per channel for a stereo call) and,
+/// once the job is done, the whole text. While the job runs, the segments saved so far.
+#[utoipa::path(get, path = "/v1/calls/{id}/transcript", tag = "calls",
+    responses((status = 200, body = CallTranscript), (status = 404, body = Problem)))]
+async fn call_transcript(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CallTranscript>> {
+    let principal = caller.require(Action::ReadIncidents)?;
+    Ok(Json(
+        transcripts::get(&app.db, &principal.tenant_id, &id).await?,
+    ))
+}
+
+/// Body of `POST /v1/calls/{id}/transcription`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TranscriptionRequest {
+    /// An ISO 639-1 code, or `auto` to detect it; default: the tenant's `recordings.language`.
+    language: Option<String>,
+}
+
+/// Queues the call for transcription (again): for calls uploaded while transcription was off,
+/// after a failure (e.g. the model was installed later), or in another language. The earlier
+/// transcript is dropped. 409 while a transcription of the call is queued or running. The body
+/// may be empty.
+#[utoipa::path(post, path = "/v1/calls/{id}/transcription", tag = "calls",
+    request_body = TranscriptionRequest,
+    responses(
+        (status = 202, body = Job, description = "queued; follow the job or the call"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "already queued or running"),
+        (status = 422, body = Problem, description = "`language` is not a language code")))]
+async fn transcribe_call(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody<TranscriptionRequest>,
+) -> Result<Response> {
+    let principal = caller.require(Action::CreateIncidents)?;
+    let request = body.parse_or_default()?;
+    let language = match request.language {
+        Some(language) => {
+            let language = language.trim().to_lowercase();
+            if !crate::domain::recordings::is_language_code(&language) {
+                return Err(Error::validation(
+                    "language",
+                    "must be `auto` or an ISO 639-1 language code such as `es`",
+                ));
+            }
+            language
+        }
+        None => {
+            let settings = app.settings.get(&app.db, principal).await?;
+            settings.settings.recordings.language.clone()
+        }
+    };
+    let job = crate::ml::transcription::job(&language);
+    let job_id = transcripts::requeue(&app.db, &principal.tenant_id, &id, &job).await?;
+    app.jobs_ready.notify_one();
+    let job = jobs::get(&app.db, &principal.tenant_id, &job_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        location(format!("/v1/jobs/{job_id}")),
+        Json(job),
+    )
+        .into_response())
 }
 
 /// `?from=&to=` over the calls' start times.

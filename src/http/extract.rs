@@ -27,6 +27,17 @@ impl<T: DeserializeOwned> JsonBody<T> {
     pub fn parse(&self) -> Result<T, Error> {
         parse_json(&self.headers, &self.body)
     }
+
+    /// Like [`JsonBody::parse`], but an empty body means every field's default.
+    pub fn parse_or_default(&self) -> Result<T, Error>
+    where
+        T: Default,
+    {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        self.parse()
+    }
 }
 
 impl<T, S> FromRequest<S> for JsonBody<T>

@@ -189,6 +189,9 @@ pub struct IncidentInsights {
     /// The retention offer proposed when churn passes the tenant's threshold, with its reasons.
     #[schema(value_type = Option<Object>)]
     pub offer: Option<serde_json::Value>,
+    /// How many transcripts of the PQR's calls the text models read with its subject and
+    /// description (the PQR is scored again when one of its calls is transcribed).
+    pub transcripts: u64,
 }
 
 /// Risk, category and sentiment of the PQR's text and its customer's churn probability, as the
@@ -222,6 +225,10 @@ async fn insights(
         sentiment: field("sentiment"),
         churn: field("churn"),
         offer: field("offer"),
+        transcripts: stored
+            .as_ref()
+            .and_then(|(v, _)| v["transcripts"].as_u64())
+            .unwrap_or(0),
         incident_id: id,
     }))
 }

@@ -108,6 +108,9 @@ pub fn permissions(kind: &str) -> Option<(Action, Action)> {
         crate::kb::import::KIND => Some((Action::ReadKnowledge, Action::WriteKnowledge)),
         crate::ml::registry::TRAIN_KIND => Some((Action::ReadModels, Action::ManageModels)),
         crate::ml::insights::SCORE_KIND => Some((Action::ReadModels, Action::ManageModels)),
+        crate::ml::transcription::TRANSCRIBE_KIND => {
+            Some((Action::ReadIncidents, Action::CreateIncidents))
+        }
         _ => None,
     }
 }
@@ -117,6 +120,7 @@ pub const KINDS: &[&str] = &[
     crate::kb::import::KIND,
     crate::ml::registry::TRAIN_KIND,
     crate::ml::insights::SCORE_KIND,
+    crate::ml::transcription::TRANSCRIBE_KIND,
 ];
 
 /// Runs one claimed job with the handler of its kind.
@@ -125,6 +129,7 @@ async fn dispatch(app: &Arc<App>, kind: &str, ctx: &mut JobContext) -> JobResult
         crate::kb::import::KIND => crate::kb::import::run(app, ctx).await,
         crate::ml::registry::TRAIN_KIND => crate::ml::registry::run_training(app, ctx).await,
         crate::ml::insights::SCORE_KIND => crate::ml::insights::run(app, ctx).await,
+        crate::ml::transcription::TRANSCRIBE_KIND => crate::ml::transcription::run(app, ctx).await,
         other => Err(JobError::Failed(format!(
             "no worker knows job kind {other:?}"
         ))),

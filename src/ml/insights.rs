@@ -14,7 +14,7 @@ use crate::domain::retention::Facts;
 use crate::error::{Error, Result};
 use crate::jobs::{JobContext, JobError, JobResult};
 use crate::store::incidents::{self, Incident, ScoringJob};
-use crate::store::{insights, models};
+use crate::store::{insights, models, transcripts};
 
 /// The job kind.
 pub const SCORE_KIND: &str = "score_incident";
@@ -80,10 +80,13 @@ fn scored(model: &models::ModelVersion, prediction: super::tabular::Prediction) 
     .unwrap_or(Value::Null)
 }
 
-/// Scores a PQR with every applicable active model; missing models leave `null`.
+/// Scores a PQR with every applicable active model; missing models leave `null`. The text models
+/// read the subject, the description and the transcripts of the PQR's calls (`transcripts` says
+/// how many).
 pub async fn score_incident(app: &App, tenant_id: &str, incident: &Incident) -> Result<Value> {
     let mut out = json!({
-        "risk": null, "category": null, "sentiment": null, "churn": null, "offer": null
+        "risk": null, "category": null, "sentiment": null, "churn": null, "offer": null,
+        "transcripts": 0
     });
     let mut text_models = Vec::new();
     for name in TEXT_MODELS {
@@ -94,8 +97,15 @@ pub async fn score_incident(app: &App, tenant_id: &str, incident: &Incident) -> 
         }
     }
     if !text_models.is_empty() {
-        // One embedding of the PQR's text serves every text model.
-        let text = format!("{}\n{}", incident.subject, incident.description);
+        // One embedding of the PQR's text (with what was said in its transcribed calls) serves
+        // every text model.
+        let mut text = format!("{}\n{}", incident.subject, incident.description);
+        let transcripts = transcripts::of_incident(&app.db, tenant_id, &incident.id).await?;
+        out["transcripts"] = json!(transcripts.len());
+        for transcript in transcripts {
+            text.push('\n');
+            text.push_str(&transcript);
+        }
         let embedder = registry::load_embedder(app).await?;
         let vector =
             tokio::task::spawn_blocking(move || embedder.embed(&[text.as_str()], Purpose::Query))

@@ -7,6 +7,7 @@ pub mod registry;
 pub mod stt;
 pub mod tabular;
 pub mod text;
+pub mod transcription;
 
 /// Why a model could not be loaded or run.
 #[derive(Debug, thiserror::Error)]

@@ -36,8 +36,17 @@ pub struct Call {
     pub sample_rate: u32,
     pub channels: u16,
     pub quality: CallQuality,
-    /// `pending` until the speech-to-text job has run.
+    /// Speech-to-text: `pending` (queued), `running`, `done`, `failed`, `cancelled`, or
+    /// `not_requested` when uploads are not transcribed (`POST /v1/calls/{id}/transcription`).
     pub transcription: String,
+    /// Share of the recording transcribed so far, 0 to 1.
+    pub transcription_progress: f64,
+    /// Why the transcription failed.
+    pub transcription_error: Option<String>,
+    /// The job transcribing the call (`GET /v1/jobs/{id}`).
+    pub transcription_job_id: Option<String>,
+    /// Language of the transcript (given or detected), as an ISO 639-1 code.
+    pub language: Option<String>,
     /// The recording is kept at least until then.
     pub retention_until: Timestamp,
     pub created_at: Timestamp,
@@ -59,13 +68,20 @@ pub struct Recording {
 
 const COLUMNS: &str = "c.id, c.direction, c.customer_id, c.agent, c.incident_id, c.started_at, \
     c.ended_at, c.blob_sha256, c.size, c.media_type, c.format, c.codec, c.duration_ms, \
-    c.sample_rate, c.channels, c.quality, c.transcription, c.created_at, b.retention_until";
-const FROM: &str =
-    "FROM calls c JOIN blobs b ON b.tenant_id = c.tenant_id AND b.sha256 = c.blob_sha256";
+    c.sample_rate, c.channels, c.quality, c.transcription, c.transcription_progress, \
+    c.transcription_job_id, c.language, c.created_at, b.retention_until, j.state AS job_state, \
+    j.error AS job_error";
+const FROM: &str = "FROM calls c JOIN blobs b ON b.tenant_id = c.tenant_id AND b.sha256 = c.blob_sha256 \
+    LEFT JOIN jobs j ON j.id = c.transcription_job_id";
 
 fn from_row(row: &AnyRow) -> Result<Call> {
     let direction: String = row.try_get("direction")?;
     let quality: String = row.try_get("quality")?;
+    let (transcription, transcription_error) = super::transcripts::state(
+        row.try_get("transcription")?,
+        row.try_get("job_state")?,
+        row.try_get("job_error")?,
+    );
     Ok(Call {
         id: row.try_get("id")?,
         direction: Direction::parse(&direction)
@@ -85,7 +101,14 @@ fn from_row(row: &AnyRow) -> Result<Call> {
         channels: row.try_get::<i64, _>("channels")? as u16,
         quality: serde_json::from_str(&quality)
             .map_err(|e| Error::Internal(format!("stored call quality: {e}")))?,
-        transcription: row.try_get("transcription")?,
+        transcription,
+        transcription_progress: row
+            .try_get::<i64, _>("transcription_progress")?
+            .clamp(0, 1_000) as f64
+            / 1_000.0,
+        transcription_error,
+        transcription_job_id: row.try_get("transcription_job_id")?,
+        language: row.try_get("language")?,
         retention_until: from_millis(row.try_get("retention_until")?),
         created_at: from_millis(row.try_get("created_at")?),
     })
@@ -114,9 +137,19 @@ pub async fn check_links(db: &Db, tenant_id: &str, call: &NewCall) -> Result<()>
     Ok(())
 }
 
-/// Stores a call whose audio is already in the blob store, with the tenant's blob record, in one
-/// transaction. Callers check the links first ([`check_links`]); PQRs and customers are never
-/// deleted, so they stay valid.
+/// The speech-to-text job queued with a new call, in the same transaction (so a stored call is
+/// never left without the job that transcribes it).
+#[derive(Debug, Clone)]
+pub struct TranscriptionJob {
+    pub kind: &'static str,
+    /// An ISO 639-1 code, or `auto`.
+    pub language: String,
+    pub max_attempts: u32,
+}
+
+/// Stores a call whose audio is already in the blob store, with the tenant's blob record and its
+/// transcription job (if any), in one transaction. Callers check the links first
+/// ([`check_links`]); PQRs and customers are never deleted, so they stay valid.
 pub async fn insert(
     db: &Db,
     tenant_id: &str,
@@ -124,6 +157,7 @@ pub async fn insert(
     recording: &Recording,
     now: Timestamp,
     retention_years: u32,
+    transcription: Option<&TranscriptionJob>,
 ) -> Result<Call> {
     let mut tx = db.writer.begin().await?;
     let blob = NewBlob {
@@ -136,13 +170,32 @@ pub async fn insert(
     let quality = serde_json::to_string(&recording.quality)
         .map_err(|e| Error::Internal(format!("call quality does not serialise: {e}")))?;
     let id = crate::domain::new_id();
+    let job_id = match transcription {
+        Some(job) => Some(
+            super::jobs::insert(
+                &mut *tx,
+                tenant_id,
+                job.kind,
+                &serde_json::json!({ "call_id": id, "language": job.language }),
+                job.max_attempts,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let state = if job_id.is_some() {
+        "pending"
+    } else {
+        "not_requested"
+    };
     let flag = |f: bool| i64::from(f);
     sqlx::query(
         "INSERT INTO calls (id, tenant_id, direction, customer_id, agent, incident_id, started_at, \
          ended_at, blob_sha256, size, media_type, format, codec, duration_ms, sample_rate, \
-         channels, quality, poor_audio, long_hold, dead_air, transcription, created_at) \
+         channels, quality, poor_audio, long_hold, dead_air, transcription, created_at, \
+         transcription_job_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, 'pending', $21)",
+         $18, $19, $20, $21, $22, $23)",
     )
     .bind(&id)
     .bind(tenant_id)
@@ -164,7 +217,9 @@ pub async fn insert(
     .bind(flag(recording.quality.flags.poor_audio))
     .bind(flag(recording.quality.flags.long_hold))
     .bind(flag(recording.quality.flags.dead_air))
+    .bind(state)
     .bind(to_millis(now))
+    .bind(job_id.as_deref())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -185,7 +240,11 @@ pub async fn insert(
         sample_rate: recording.sample_rate,
         channels: recording.channels,
         quality: recording.quality.clone(),
-        transcription: "pending".into(),
+        transcription: state.into(),
+        transcription_progress: 0.0,
+        transcription_error: None,
+        transcription_job_id: job_id,
+        language: None,
         retention_until: stored.retention_until,
         created_at: now,
     })

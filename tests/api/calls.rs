@@ -144,7 +144,7 @@ async fn calls_every_accepted_format_decodes(backend: Backend) {
         assert_eq!(call["channels"], 1, "{file}");
         assert_eq!(call["sha256"], sha256(&audio), "{file}");
         assert_eq!(call["size"], audio.len(), "{file}");
-        assert_eq!(call["transcription"], "pending");
+        assert_eq!(call["transcription"], "not_requested");
         assert_eq!(call["direction"], "inbound");
         assert_eq!(call["agent"], "Rosa Huamán");
         let duration = call["duration_secs"].as_f64().unwrap();
@@ -640,7 +640,7 @@ async fn calls_are_read_over_graphql_within_the_tenant(backend: Backend) {
     assert_eq!(call["codec"], "pcm_mulaw");
     assert_eq!(call["sampleRate"], 8_000);
     assert_eq!(call["durationSecs"], rest["duration_secs"]);
-    assert_eq!(call["transcription"], "pending");
+    assert_eq!(call["transcription"], "not_requested");
     assert_eq!(
         call["quality"]["speechRatio"],
         rest["quality"]["speech_ratio"]

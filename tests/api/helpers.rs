@@ -81,6 +81,9 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         data_dir: dir.path().to_owned(),
         db_max_connections: 8,
         models_dir: models_dir(),
+        // Whisper jobs for every uploaded call would only slow the suite down; the tests of
+        // transcription (tests/api/transcripts.rs) turn it on.
+        transcribe_calls: false,
         ..Config::default()
     };
     if backend == Backend::Postgres {

@@ -214,6 +214,18 @@ async fn another_tenant_gets_404_on_every_id_route(backend: Backend) {
         (Method::GET, "/v1/calls/{id}/audio", call_id.as_str(), None),
         (
             Method::GET,
+            "/v1/calls/{id}/transcript",
+            call_id.as_str(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/v1/calls/{id}/transcription",
+            call_id.as_str(),
+            Some(json!({ "language": "es" })),
+        ),
+        (
+            Method::GET,
             "/v1/incidents/{id}/attachments",
             incident_id,
             None,

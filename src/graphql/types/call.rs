@@ -30,8 +30,17 @@ pub struct Call {
     pub sample_rate: i64,
     pub channels: i64,
     pub quality: CallQuality,
-    /// `pending` until the speech-to-text job has run.
+    /// Speech-to-text: `pending`, `running`, `done`, `failed`, `cancelled` or `not_requested`
+    /// (the transcript itself is at `GET /v1/calls/{id}/transcript`).
     pub transcription: String,
+    /// Share transcribed so far, 0 to 1.
+    pub transcription_progress: f64,
+    /// Why the transcription failed.
+    pub transcription_error: Option<String>,
+    /// The job transcribing the call.
+    pub transcription_job_id: Option<String>,
+    /// Language of the transcript (ISO 639-1).
+    pub language: Option<String>,
     /// The recording is kept at least until then.
     pub retention_until: Timestamp,
     pub created_at: Timestamp,
@@ -77,6 +86,10 @@ impl From<calls::Call> for Call {
             channels,
             quality,
             transcription,
+            transcription_progress,
+            transcription_error,
+            transcription_job_id,
+            language,
             retention_until,
             created_at,
         } = call;
@@ -124,6 +137,10 @@ impl From<calls::Call> for Call {
                 dead_air,
             },
             transcription,
+            transcription_progress,
+            transcription_error,
+            transcription_job_id,
+            language,
             retention_until,
             created_at,
         }

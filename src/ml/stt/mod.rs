@@ -10,6 +10,7 @@
 pub mod resample;
 pub mod wav;
 pub mod wer;
+pub mod windows;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
@@ -251,5 +252,51 @@ impl Transcriber {
             .iter()
             .map(|channel| self.transcribe(&resample(channel, rate, SAMPLE_RATE), options))
             .collect()
+    }
+}
+
+/// The channels of a recording to transcribe one by one: two sides of a stereo call stay apart,
+/// but a "stereo" file whose channels carry the same signal is one voice track, transcribed once.
+pub fn speaker_channels(mut channels: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
+    if channels.len() > 1 {
+        let first = &channels[0];
+        let power: f32 = first
+            .iter()
+            .map(|s| s * s)
+            .sum::<f32>()
+            .max(f32::MIN_POSITIVE);
+        let same = channels[1..].iter().all(|other| {
+            let difference: f32 = first
+                .iter()
+                .zip(other)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            other.len() == first.len() && difference <= power * 1e-4
+        });
+        if same {
+            channels.truncate(1);
+        }
+    }
+    channels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::speaker_channels;
+
+    #[test]
+    fn copies_of_one_signal_are_one_channel_and_two_voices_stay_two() {
+        let voice: Vec<f32> = (0..1_000).map(|i| (i as f32 * 0.1).sin()).collect();
+        let other: Vec<f32> = (0..1_000).map(|i| (i as f32 * 0.37).cos()).collect();
+        assert_eq!(
+            speaker_channels(vec![voice.clone(), voice.clone()]).len(),
+            1
+        );
+        assert_eq!(speaker_channels(vec![voice.clone(), other]).len(), 2);
+        assert_eq!(
+            speaker_channels(vec![voice.clone(), vec![0.0; 1_000]]).len(),
+            2
+        );
+        assert_eq!(speaker_channels(vec![voice]).len(), 1);
     }
 }

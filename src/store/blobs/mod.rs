@@ -98,5 +98,24 @@ pub async fn read_all(store: &dyn BlobStore, sha256: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Writes a whole blob to `path` as it streams in (the audio decoders read files).
+pub async fn copy_to_file(store: &dyn BlobStore, sha256: &str, path: &Path) -> Result<()> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let size = store.size(sha256).await?.ok_or(Error::NotFound("blob"))?;
+    let failed = |e: std::io::Error| Error::Internal(format!("copying blob {sha256}: {e}"));
+    let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
+    if size > 0 {
+        let mut stream = store.read(sha256, 0..size).await?;
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk.map_err(failed)?)
+                .await
+                .map_err(failed)?;
+        }
+    }
+    file.flush().await.map_err(failed)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;
