@@ -1,5 +1,6 @@
-//! The live activity feed: what happens in a tenant (PQRs registered, moved, scored; alerts) as
-//! it happens, for dashboards over Server-Sent Events.
+//! The live activity feed: what happens in a tenant (PQRs registered, moved, scored, surveyed;
+//! calls started, ended, recorded, transcribed; alerts) as it happens, for dashboards over
+//! Server-Sent Events.
 //!
 //! Each tenant has a broadcast channel and a short history (the last ten minutes, at most
 //! [`HISTORY_LIMIT`] events), so a dashboard that reconnects with `Last-Event-ID` gets what it
@@ -26,7 +27,7 @@ pub struct LiveEvent {
     pub id: String,
     #[serde(skip)]
     pub seq: u64,
-    /// e.g. `incident.created`, `incident.changed`, `incident.scored`, `alert`
+    /// e.g. `incident.created`, `incident.changed`, `incident.scored`, `call.started`, `alert`
     pub kind: &'static str,
     pub at: Timestamp,
     #[schema(value_type = Object)]

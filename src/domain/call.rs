@@ -66,7 +66,7 @@ pub struct NewCall {
 }
 
 /// Longest call accepted.
-const MAX_CALL_SECS: i64 = 24 * 3600;
+pub const MAX_CALL_SECS: i64 = 24 * 3600;
 
 impl NewCallRequest {
     pub fn parse(self) -> Result<NewCall, Vec<FieldError>> {
@@ -93,6 +93,70 @@ impl NewCallRequest {
     }
 }
 
+/// What the telephony platform (PBX, dialler, CTI bridge) says happened to a call in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallEventKind {
+    Started,
+    Ended,
+}
+
+/// `POST /v1/calls/events`: a call started or ended, as it happens (the recording, if any, is
+/// uploaded afterwards with `POST /v1/calls`).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallEventRequest {
+    pub event: CallEventKind,
+    /// The platform's own id of the call (e.g. Asterisk's `Uniqueid`); a start and its end
+    /// share it, and a retried event with the same id changes nothing.
+    pub call_ref: String,
+    /// Needed on `started`; on `ended` the direction of the start is kept.
+    pub direction: Option<Direction>,
+    pub agent: Option<String>,
+    pub customer_id: Option<String>,
+    /// When it happened; default now.
+    #[schema(value_type = Option<String>)]
+    pub at: Option<Timestamp>,
+}
+
+/// A call event that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallEvent {
+    pub kind: CallEventKind,
+    pub call_ref: String,
+    pub direction: Option<Direction>,
+    pub agent: Option<String>,
+    pub customer_id: Option<String>,
+    pub at: Option<Timestamp>,
+}
+
+impl CallEventRequest {
+    pub fn parse(self) -> Result<CallEvent, Vec<FieldError>> {
+        let mut errors = Errors::new();
+        if self.call_ref.trim().is_empty() {
+            errors.add("call_ref", "must not be empty");
+        }
+        let call_ref = optional_text(&mut errors, "call_ref", Some(&self.call_ref), 128);
+        if self.event == CallEventKind::Started && self.direction.is_none() {
+            errors.add(
+                "direction",
+                "is required when a call starts (inbound or outbound)",
+            );
+        }
+        let agent = optional_text(&mut errors, "agent", self.agent.as_deref(), 120);
+        let customer_id =
+            optional_text(&mut errors, "customer_id", self.customer_id.as_deref(), 64);
+        errors.finish(|| CallEvent {
+            kind: self.event,
+            call_ref: call_ref.unwrap_or_default(),
+            direction: self.direction,
+            agent,
+            customer_id,
+            at: self.at,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +170,40 @@ mod tests {
             ended_at: ended.parse().unwrap(),
             incident_id: None,
         }
+    }
+
+    #[test]
+    fn call_events_need_an_id_and_a_starting_direction() {
+        let event = |kind, call_ref: &str, direction| CallEventRequest {
+            event: kind,
+            call_ref: call_ref.into(),
+            direction,
+            agent: Some(" Rosa ".into()),
+            customer_id: None,
+            at: None,
+        };
+        let parsed = event(CallEventKind::Started, " 1701.5 ", Some(Direction::Inbound))
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (parsed.call_ref.as_str(), parsed.agent.as_deref()),
+            ("1701.5", Some("Rosa"))
+        );
+        let fields = |r: Result<CallEvent, Vec<FieldError>>| {
+            r.unwrap_err()
+                .into_iter()
+                .map(|e| e.field)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            fields(event(CallEventKind::Started, " ", None).parse()),
+            ["call_ref", "direction"]
+        );
+        assert_eq!(
+            fields(event(CallEventKind::Ended, &"x".repeat(129), None).parse()),
+            ["call_ref"]
+        );
+        assert!(event(CallEventKind::Ended, "1701.5", None).parse().is_ok());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::App;
 use crate::domain::access::Action;
 use crate::error::{Problem, Result};
 use crate::live::{LiveEvent, Resume};
+use crate::store::call_sessions;
 
 /// How often the per-minute counters are sent.
 const COUNTERS_EVERY: Duration = Duration::from_secs(60);
@@ -44,9 +45,12 @@ struct Connection {
 }
 
 /// The tenant's events as they happen: `incident.created`, `incident.changed`,
-/// `incident.scored`, `alert`, and every minute `counters` (events of the last minute by kind).
-/// Reconnect with `Last-Event-ID` to get what was missed in the last ten minutes; a `reset`
-/// event means the gap is too old (or the server restarted) and the client should reload.
+/// `incident.scored`, `incident.surveyed`, `alert`, `call.started` and `call.ended` (from
+/// `POST /v1/calls/events`, with the direction), `call.recorded`, `call.transcribed`; and
+/// `counters` when the stream opens and every minute after (events of the last minute by kind,
+/// and the calls going on now by direction). Reconnect with `Last-Event-ID` to get what was
+/// missed in the last ten minutes; a `reset` event means the gap is too old (or the server
+/// restarted) and the client should reload.
 #[utoipa::path(get, path = "/v1/live", tag = "incidents",
     params(("Last-Event-ID" = Option<String>, Header, description = "id of the last event received")),
     responses((status = 200, description = "an event stream", content_type = "text/event-stream",
@@ -67,8 +71,8 @@ async fn live(
         Some(Resume::Reset) => VecDeque::from([Event::default().event("reset").data("{}")]),
         None => VecDeque::new(),
     };
-    let counters =
-        tokio::time::interval_at(tokio::time::Instant::now() + COUNTERS_EVERY, COUNTERS_EVERY);
+    // The first tick is at once: a dashboard starts from the current counts.
+    let counters = tokio::time::interval(COUNTERS_EVERY);
     let connection = Connection {
         pending,
         receiver,
@@ -89,9 +93,13 @@ async fn live(
             },
             _ = c.counters.tick() => {
                 let counts = c.app.live.counters(&c.tenant_id);
+                let active = call_sessions::active(&c.app.db, &c.tenant_id, c.app.clock.now())
+                    .await
+                    .inspect_err(|error| tracing::warn!(%error, "counting active calls"))
+                    .ok();
                 Event::default()
                     .event("counters")
-                    .json_data(serde_json::json!({ "last_minute": counts }))
+                    .json_data(serde_json::json!({ "last_minute": counts, "active_calls": active }))
                     .unwrap_or_else(|_| Event::default().event("counters"))
             }
         };
