@@ -18,6 +18,7 @@ pub mod priority;
 pub mod recordings;
 pub mod retention;
 pub mod rollup;
+pub mod search;
 pub mod survey;
 pub mod tenant;
 pub mod upload;

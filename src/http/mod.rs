@@ -4,6 +4,7 @@
 
 mod attachments;
 mod billing;
+mod call_activity;
 mod calls;
 mod customers;
 mod download;
@@ -19,6 +20,7 @@ mod live;
 mod models;
 mod operator;
 mod reports;
+mod search;
 mod tenants;
 mod upload;
 
@@ -88,9 +90,10 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .merge(tenants::router())
         .merge(customers::router())
         .merge(incidents::router())
-        // Uploads stream into the blob staging area under their own limits
-        // (ABCALL_MAX_AUDIO_BYTES, ABCALL_MAX_ATTACHMENT_BYTES), not the JSON body limit.
-        .merge(calls::router().layer(axum::extract::DefaultBodyLimit::disable()))
+        .merge(calls::router())
+        .merge(call_activity::router())
+        // Attachments stream into the blob staging area under ABCALL_MAX_ATTACHMENT_BYTES, not
+        // the JSON body limit.
         .merge(attachments::router().layer(axum::extract::DefaultBodyLimit::disable()))
         .merge(kb::router())
         .merge(jobs::router())
@@ -100,6 +103,7 @@ fn api() -> OpenApiRouter<Arc<App>> {
         .merge(live::router())
         .merge(kpis::router())
         .merge(reports::router())
+        .merge(search::router())
         .merge(graphql::router())
 }
 

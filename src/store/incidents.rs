@@ -260,6 +260,22 @@ pub async fn register(
         }
         _ => Error::from(e),
     })?;
+    super::search::index(
+        &mut *tx,
+        db.backend,
+        &principal.tenant_id,
+        &super::search::Document {
+            kind: super::search::DocKind::Incident,
+            ref_id: &id,
+            incident_id: Some(&id),
+            customer_id: new.customer_id.as_deref(),
+            agent: None,
+            at: now,
+            title: &new.subject,
+            body: &new.description,
+        },
+    )
+    .await?;
     let data = serde_json::json!({ "channel": new.channel, "priority": priority });
     append_event(
         &mut tx,

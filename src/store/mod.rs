@@ -5,6 +5,7 @@
 pub mod attachments;
 pub mod billing;
 pub mod blobs;
+pub mod call_sessions;
 pub mod calls;
 pub mod customers;
 pub mod datasets;
@@ -17,9 +18,11 @@ pub mod kb;
 pub mod kpis;
 pub mod models;
 pub mod rollups;
+pub mod search;
 mod sql;
 pub mod surveys;
 pub mod tenants;
+pub mod transcripts;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -51,36 +54,83 @@ pub struct Db {
     pub backend: Backend,
 }
 
-/// The schema, embedded in the binary. Migrations are portable SQL run on both backends.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../../migrations/0001_init.sql")),
-    (2, "kb", include_str!("../../migrations/0002_kb.sql")),
-    (3, "jobs", include_str!("../../migrations/0003_jobs.sql")),
+/// A migration's SQL: the same on both backends, or written for each (full-text search uses
+/// SQLite's FTS5 and PostgreSQL's tsvector).
+enum Schema {
+    Portable(&'static str),
+    PerBackend {
+        sqlite: &'static str,
+        postgres: &'static str,
+    },
+}
+
+/// The schema, embedded in the binary. Migrations are portable SQL run on both backends, except
+/// where [`Schema::PerBackend`] says otherwise.
+const MIGRATIONS: &[(i64, &str, Schema)] = &[
+    (
+        1,
+        "init",
+        Schema::Portable(include_str!("../../migrations/0001_init.sql")),
+    ),
+    (
+        2,
+        "kb",
+        Schema::Portable(include_str!("../../migrations/0002_kb.sql")),
+    ),
+    (
+        3,
+        "jobs",
+        Schema::Portable(include_str!("../../migrations/0003_jobs.sql")),
+    ),
     (
         4,
         "models",
-        include_str!("../../migrations/0004_models.sql"),
+        Schema::Portable(include_str!("../../migrations/0004_models.sql")),
     ),
     (
         5,
         "insights",
-        include_str!("../../migrations/0005_insights.sql"),
+        Schema::Portable(include_str!("../../migrations/0005_insights.sql")),
     ),
     (
         6,
         "billing",
-        include_str!("../../migrations/0006_billing.sql"),
+        Schema::Portable(include_str!("../../migrations/0006_billing.sql")),
     ),
     (
         7,
         "kpi_rollups",
-        include_str!("../../migrations/0007_kpi_rollups.sql"),
+        Schema::Portable(include_str!("../../migrations/0007_kpi_rollups.sql")),
     ),
-    (8, "calls", include_str!("../../migrations/0008_calls.sql")),
+    (
+        8,
+        "calls",
+        Schema::Portable(include_str!("../../migrations/0008_calls.sql")),
+    ),
     (
         9,
         "surveys_and_score_kpis",
-        include_str!("../../migrations/0009_surveys_and_score_kpis.sql"),
+        Schema::Portable(include_str!(
+            "../../migrations/0009_surveys_and_score_kpis.sql"
+        )),
+    ),
+    (
+        10,
+        "call_transcripts",
+        Schema::Portable(include_str!("../../migrations/0010_call_transcripts.sql")),
+    ),
+    (
+        11,
+        "call_sessions",
+        Schema::Portable(include_str!("../../migrations/0011_call_sessions.sql")),
+    ),
+    (
+        12,
+        "search",
+        Schema::PerBackend {
+            sqlite: include_str!("../../migrations/0012_search.sqlite.sql"),
+            postgres: include_str!("../../migrations/0012_search.postgres.sql"),
+        },
     ),
 ];
 
@@ -157,7 +207,12 @@ impl Db {
     pub async fn migrate(&self) -> Result<()> {
         let migrations = MIGRATIONS
             .iter()
-            .map(|(version, description, sql)| {
+            .map(|(version, description, schema)| {
+                let sql = match (schema, self.backend) {
+                    (Schema::Portable(sql), _) => sql,
+                    (Schema::PerBackend { sqlite, .. }, Backend::Sqlite) => sqlite,
+                    (Schema::PerBackend { postgres, .. }, Backend::Postgres) => postgres,
+                };
                 Migration::new(
                     *version,
                     Cow::Borrowed(*description),

@@ -18,5 +18,7 @@ mod live;
 mod models;
 mod ops;
 mod rollups;
+mod search;
 mod surveys;
 mod tenants;
+mod transcripts;
