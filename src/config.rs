@@ -147,18 +147,41 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// Hides a password in `scheme://user:password@host/...`.
+/// Hides a password in `scheme://user:password@host/...`, and the values of query options that
+/// look like credentials (`?secret_access_key=…`, `token`, `password`, `key`).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
+            let credentials = &base[scheme_end + 3..at];
             match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
+                Some((user, _)) => format!("{}{user}:***{}", &base[..scheme_end + 3], &base[at..]),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let options: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _))
+                    if ["secret", "token", "password", "key"]
+                        .iter()
+                        .any(|word| key.to_ascii_lowercase().contains(word)) =>
+                {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&options.join("&"));
     }
+    out
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -225,6 +248,10 @@ mod tests {
         assert_eq!(
             redact_url("postgres://app@db/abcall"),
             "postgres://app@db/abcall"
+        );
+        assert_eq!(
+            redact_url("s3://b/p?endpoint=http://m:9000&access_key_id=AK&secret_access_key=SK"),
+            "s3://b/p?endpoint=http://m:9000&access_key_id=***&secret_access_key=***"
         );
         let config = Config {
             database_url: Some("postgres://app:s3cret@db/abcall".into()),

@@ -51,9 +51,18 @@ pub struct App {
     knowledge: tokio::sync::OnceCell<Arc<kb::KnowledgeBase>>,
 }
 
+/// Makes rustls use ring (already built for tonic) in this process: HTTPS clients (object
+/// storage, and any `reqwest` client, which is built without a provider of its own) need one.
+/// Idempotent; [`App::start`] calls it.
+pub fn init_tls() {
+    // Fails only when a provider is installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl App {
     /// Connects to the database, applies migrations and prepares the metrics registry.
     pub async fn start(config: Config) -> Result<Arc<App>> {
+        init_tls();
         let db = Db::connect(
             config.database_url.as_deref(),
             &config.data_dir,

@@ -17,6 +17,7 @@ both_backends!(
     calls_attachments_are_sniffed_stored_and_ranged,
     calls_retention_follows_the_tenant_setting,
     calls_object_store_backend_serves_the_same_api,
+    calls_s3_backend_serves_the_same_api,
     calls_are_read_over_graphql_within_the_tenant,
 );
 
@@ -606,6 +607,65 @@ async fn calls_object_store_backend_serves_the_same_api(backend: Backend) {
     let (status, _, body) = get_bytes(&app, &path, &app.key, Some("bytes=-100")).await;
     assert_eq!(status, 206);
     assert_eq!(body, audio[audio.len() - 100..]);
+    let report = abcall::store::blobs::verify::verify(&app.app().db, app.app().blobs.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(report.checked, 1);
+    assert!(!report.is_damaged());
+}
+
+/// Against a real S3-compatible server on 127.0.0.1 (moto, started by `scripts/test`, which sets
+/// `ABCALL_TEST_S3_ENDPOINT`); skipped when none is named.
+async fn calls_s3_backend_serves_the_same_api(backend: Backend) {
+    let Ok(endpoint) = std::env::var("ABCALL_TEST_S3_ENDPOINT") else {
+        eprintln!(
+            "ABCALL_TEST_S3_ENDPOINT is not set: skipping the S3 test (scripts/test sets it)"
+        );
+        return;
+    };
+    abcall::init_tls();
+    // A bucket of this test's own.
+    let bucket = format!(
+        "abcall-{}",
+        uuid::Uuid::now_v7().simple().to_string().to_lowercase()
+    );
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("the S3 server answers");
+    assert!(created.status().is_success(), "{}", created.status());
+    let url = format!(
+        "s3://{bucket}/recordings?endpoint={endpoint}&allow_http=true&region=us-east-1\
+         &access_key_id=test&secret_access_key=test"
+    );
+    let mut app = spawn_with(backend, |config| config.blob_url = Some(url)).await;
+    let audio = fixture("speech.opus");
+    let created = upload_raw(&app, &app.key, META, &audio).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let again = upload_raw(&app, &app.key, META, &audio).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(app.app().blobs.list().await.unwrap(), vec![sha256(&audio)]);
+    // The object is in the bucket under the prefix, named by its hash.
+    let listing = reqwest::get(format!("{endpoint}/{bucket}?list-type=2"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listing.contains(&format!("<Key>recordings/sha256/{}</Key>", sha256(&audio))),
+        "{listing}"
+    );
+    let path = format!("/v1/calls/{}/audio", created.body["id"].as_str().unwrap());
+    let (status, _, body) = get_bytes(&app, &path, &app.key, Some("bytes=10-99")).await;
+    assert_eq!(status, 206);
+    assert_eq!(body, audio[10..100]);
+    // A restart reads the same bucket.
+    app.restart(|_| {}).await;
+    let (status, _, body) = get_bytes(&app, &path, &app.key, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, audio);
     let report = abcall::store::blobs::verify::verify(&app.app().db, app.app().blobs.as_ref())
         .await
         .unwrap();

@@ -76,6 +76,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Like [`spawn_app`], with a chance to adjust the configuration.
 pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    // reqwest's TLS is built without a crypto provider; the service installs ring.
+    abcall::init_tls();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config {
         data_dir: dir.path().to_owned(),

@@ -49,7 +49,8 @@ pub trait BlobStore: Send + Sync {
 }
 
 /// The blob store named by `url` (`ABCALL_BLOB_URL`), or files under `<data_dir>/blobs`:
-/// `file:///path` (object_store's local filesystem) or `memory://` (in memory, for tests).
+/// `s3://bucket[/prefix][?options]` (S3 or an S3-compatible service), `file:///path`
+/// (object_store's local filesystem) or `memory://` (in memory, for tests).
 pub fn open(url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn BlobStore>> {
     match url {
         None => Ok(Arc::new(FsBlobs::new(
@@ -61,14 +62,11 @@ pub fn open(url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn BlobStore>> {
             } else if url == "memory://" || url == "memory:" {
                 Ok(Arc::new(ObjectBlobs::in_memory()))
             } else if url.starts_with("s3://") {
-                Err(Error::Internal(
-                    "ABCALL_BLOB_URL=s3://… needs object_store's `aws` feature, which this build \
-                     does not include (see the README); use file:// or memory://"
-                        .into(),
-                ))
+                Ok(Arc::new(ObjectBlobs::s3(url)?))
             } else {
                 Err(Error::Internal(format!(
-                    "ABCALL_BLOB_URL must start with file:// or memory://, not {url:?}"
+                    "ABCALL_BLOB_URL must start with s3://, file:// or memory://, not {:?}",
+                    crate::config::redact_url(url)
                 )))
             }
         }

@@ -1,6 +1,7 @@
-//! Blobs in an `object_store` store (object storage at scale; here its local-filesystem and
-//! in-memory implementations). Objects are named `sha256/<hash>`; uploads stream from the staged
-//! file in multipart chunks, and bytes already present are not uploaded again.
+//! Blobs in an `object_store` store: S3 or an S3-compatible service (MinIO, Ceph RGW) at scale,
+//! and object_store's local-filesystem and in-memory stores. Objects are named `sha256/<hash>`
+//! (under the URL's prefix); uploads stream from the staged file in multipart chunks, and bytes
+//! already present are not uploaded again.
 
 use std::ops::Range;
 use std::path::Path;
@@ -40,6 +41,39 @@ impl ObjectBlobs {
             store: Arc::new(store),
             name: format!("object_store LocalFileSystem at {}", root.display()),
         })
+    }
+
+    /// S3 or an S3-compatible store: `s3://bucket[/prefix]`. Credentials, region and endpoint come
+    /// from the standard `AWS_*` environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, …); options in the URL's query string
+    /// (`?endpoint=http://minio:9000&allow_http=true&region=us-east-1`) override them.
+    pub fn s3(url: &str) -> Result<Self> {
+        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+        crate::init_tls();
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let rest = base
+            .strip_prefix("s3://")
+            .ok_or_else(|| fail("configuration", format!("{base:?} is not an s3:// URL")))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(fail("configuration", "the s3:// URL names no bucket"));
+        }
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let key: AmazonS3ConfigKey = key
+                .parse()
+                .map_err(|e| fail("configuration", format!("option {key:?}: {e}")))?;
+            builder = builder.with_config(key, value);
+        }
+        let store = builder.build().map_err(|e| fail("configuration", e))?;
+        let prefix = prefix.trim_matches('/');
+        let name = format!("object_store S3 at s3://{bucket}/{prefix}");
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(store)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        Ok(Self { store, name })
     }
 
     /// object_store's in-memory store (gone when the process ends): tests only.
