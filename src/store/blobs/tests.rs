@@ -93,7 +93,19 @@ fn urls_select_the_backend() {
             .describe()
             .contains("InMemory")
     );
-    assert!(open(Some("s3://bucket/x"), dir.path()).is_err());
+    // S3 connects lazily: a well-formed URL opens; a bucketless one or an unknown option does not.
+    let s3 = open(
+        Some("s3://bucket/x/?region=us-east-1&endpoint=http://127.0.0.1:9&allow_http=true"),
+        dir.path(),
+    )
+    .unwrap();
+    assert!(
+        s3.describe().contains("S3 at s3://bucket/x"),
+        "{}",
+        s3.describe()
+    );
+    assert!(open(Some("s3://"), dir.path()).is_err());
+    assert!(open(Some("s3://bucket?colour=blue"), dir.path()).is_err());
     assert!(open(Some("ftp://x"), dir.path()).is_err());
 }
 
