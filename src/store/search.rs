@@ -216,12 +216,15 @@ pub async fn search(db: &Db, tenant_id: &str, filter: &SearchFilter) -> Result<S
     const JOIN: &str = "LEFT JOIN incidents i ON d.kind = 'incident' AND i.id = d.incident_id";
     let mut sql = match db.backend {
         Backend::Sqlite => {
+            // CROSS JOIN makes the full-text match the outer loop: otherwise SQLite may walk the
+            // tenant's documents and evaluate the match once per document (30 s at 200k).
             let mut sql = Sql::new(&format!(
                 "{SELECT}, -bm25(search_fts, 0.0, 2.0, 1.0) AS score FROM search_fts \
-                 JOIN search_docs d ON d.id = search_fts.rowid {JOIN} WHERE search_fts MATCH "
+                 CROSS JOIN search_docs d {JOIN} WHERE search_fts MATCH "
             ));
             sql.bind(fts5_query(tenant_id, &filter.terms));
-            sql.push(" AND d.tenant_id = ").bind(tenant_id.to_owned());
+            sql.push(" AND d.id = search_fts.rowid AND d.tenant_id = ")
+                .bind(tenant_id.to_owned());
             sql
         }
         Backend::Postgres => {
