@@ -21,7 +21,6 @@
 
 use std::time::{Duration, Instant};
 
-use abcall::config::Config;
 use abcall::testkit;
 use jiff::SignedDuration;
 
@@ -54,19 +53,9 @@ async fn bench(
     report_rate: f64,
 ) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
-    if backend == "postgres" {
-        let base = std::env::var("ABCALL_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        config.database_url = Some(
-            testkit::fresh_postgres_database(&base)
-                .await
-                .expect("PostgreSQL reachable"),
-        );
-    }
+    let config = testkit::bench_config(backend, dir.path())
+        .await
+        .expect("PostgreSQL reachable");
     let server = testkit::start(config).await.expect("server starts");
     let app = server.app.clone();
     let (tenant, key) = abcall::store::tenants::create_tenant(&app.db, "Bench")

@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use abcall::config::Config;
 use abcall::testkit;
 use serde_json::{Value, json};
 
@@ -124,19 +123,9 @@ fn ms(d: Duration) -> String {
 
 async fn bench_backend(backend: &str, options: &Options) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
-    if backend == "postgres" {
-        let base = std::env::var("ABCALL_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        config.database_url = Some(
-            testkit::fresh_postgres_database(&base)
-                .await
-                .expect("PostgreSQL reachable"),
-        );
-    }
+    let config = testkit::bench_config(backend, dir.path())
+        .await
+        .expect("PostgreSQL reachable");
     let server = testkit::start(config).await.expect("server starts");
     let (_, key) = abcall::store::tenants::create_tenant(&server.app.db, "Bench")
         .await

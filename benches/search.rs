@@ -9,7 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use abcall::config::Config;
 use abcall::store::search::{DocKind, Document, index};
 use abcall::testkit;
 
@@ -128,19 +127,9 @@ fn ms(d: Duration) -> String {
 
 async fn bench(backend: &str, docs: usize, rounds: usize) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
-    if backend == "postgres" {
-        let base = std::env::var("ABCALL_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-        config.database_url = Some(
-            testkit::fresh_postgres_database(&base)
-                .await
-                .expect("PostgreSQL reachable"),
-        );
-    }
+    let config = testkit::bench_config(backend, dir.path())
+        .await
+        .expect("PostgreSQL reachable");
     let server = testkit::start(config).await.expect("server starts");
     let app = server.app.clone();
     let (tenant, key) = abcall::store::tenants::create_tenant(&app.db, "Bench")

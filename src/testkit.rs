@@ -87,3 +87,19 @@ pub async fn fresh_postgres_database(base_url: &str) -> Result<String> {
         .ok_or_else(|| Error::Internal(format!("{base_url} has no database path")))?;
     Ok(format!("{prefix}/{name}"))
 }
+
+/// The configuration a bench starts the service with: data under `data_dir`, and for
+/// `backend == "postgres"` a fresh database next to `ABCALL_TEST_POSTGRES_URL` (default
+/// `postgres://postgres@127.0.0.1:5432/test`); SQLite otherwise.
+pub async fn bench_config(backend: &str, data_dir: &std::path::Path) -> Result<Config> {
+    let mut config = Config {
+        data_dir: data_dir.to_owned(),
+        ..Config::default()
+    };
+    if backend == "postgres" {
+        let base = std::env::var("ABCALL_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        config.database_url = Some(fresh_postgres_database(&base).await?);
+    }
+    Ok(config)
+}
